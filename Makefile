@@ -1,0 +1,48 @@
+# matinee: two commands on a fresh machine — `make run` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test check lint types unit integration e2e bench clean venv dev
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip uv
+	$(VENV)/bin/uv pip install -q --python $(PY) -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml $(STAMP)
+	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+dev: $(DEV_STAMP)
+
+## Install what matinee needs into .venv/, create sample titles and serve them on embedded defaults.
+run: $(STAMP)
+	$(VENV)/bin/matinee demo
+
+## Install everything the tests need (Chromium, npm players, test servers) and run the whole suite.
+test: $(DEV_STAMP)
+	bash scripts/test-deps.sh
+	$(MAKE) lint types
+	$(VENV)/bin/pytest tests
+
+## The fast loop: lint, types, unit tests.
+check: $(DEV_STAMP)
+	$(MAKE) lint types
+	$(VENV)/bin/pytest tests/unit -q
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+types: $(DEV_STAMP)
+	$(VENV)/bin/mypy
+
+bench: $(DEV_STAMP)
+	$(VENV)/bin/python bench/ingest_ladder.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

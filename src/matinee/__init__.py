@@ -1,0 +1,3 @@
+"""matinee: an open-source streaming platform."""
+
+__version__ = "0.1.0"

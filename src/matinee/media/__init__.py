@@ -1,0 +1,1 @@
+"""The media pipeline: probe, ladder, chunked encode, stitch, package, quality."""

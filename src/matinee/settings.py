@@ -1,0 +1,65 @@
+"""The one place settings are read (environment variables prefixed ``MATINEE_``).
+
+Everything else receives the typed :class:`Settings` object (or a piece of it) as an argument.
+Every backend is chosen by URL, so code never branches on where it runs.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "matinee"
+
+
+class Settings(BaseSettings):
+    """matinee's configuration. Override any field with ``MATINEE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MATINEE_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/matinee.db"
+    )
+    storage_url: str | None = Field(
+        default=None, description="Object store URL: file:///path or s3://bucket/prefix"
+    )
+    queue_url: str = Field(default="local://", description="local:// runs tasks in a process pool")
+    workers: int = Field(default=0, ge=0, description="Worker processes; 0 means one per core")
+    task_attempts: int = Field(default=3, ge=1, description="Tries per task before the job fails")
+    chunk_seconds: float = Field(default=12.0, gt=0, description="Target chunk length")
+    segment_seconds: float = Field(default=4.0, gt=0, description="CMAF segment length")
+    x264_preset: str = Field(default="medium", description="x264 preset used by every rung")
+    vmaf_subsample: int = Field(default=4, ge=1, description="Score every Nth frame for VMAF")
+    # S3 settings (used only when storage_url is s3://...)
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'matinee.db'}"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "objects").as_uri()
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for a worker's temporary files (never the system of record)."""
+        return self.data_dir / "work"
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or (os.cpu_count() or 1)
