@@ -1,0 +1,1 @@
+"""Packaged media assets: the ladder a job produced, its tracks, quality and thumbnails."""

@@ -1,0 +1,247 @@
+"""The ``matinee`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from matinee.errors import MatineeError
+from matinee.jobs.models import Job, JobState, TaskState
+from matinee.jobs.progress import job_fraction, task_fraction
+from matinee.platform import Platform, SubtitleFile
+from matinee.settings import Settings
+
+app = typer.Typer(help="matinee: an open-source streaming platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.")
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+
+def _platform() -> Platform:
+    return Platform(Settings())
+
+
+def _fail(exc: MatineeError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code=1)
+
+
+def _parse_subtitles(values: list[str]) -> list[SubtitleFile]:
+    subs = []
+    for value in values:
+        lang, sep, file = value.partition("=")
+        if not sep or not lang or not file:
+            raise typer.BadParameter(f"{value!r}: expected LANG=FILE, e.g. eng=movie.en.srt")
+        path = Path(file)
+        if not path.is_file():
+            raise typer.BadParameter(f"{file}: no such subtitle file")
+        subs.append(SubtitleFile(lang, path))
+    return subs
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="The master file to ingest.")],
+    title: Annotated[str, typer.Option(help="Title to publish it under.")],
+    subtitles: Annotated[
+        list[str] | None, typer.Option("--subtitles", help="LANG=FILE (SRT or WebVTT), repeatable.")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Run the job now, showing progress.")] = True,
+) -> None:
+    """Upload a master and transcode it into a packaged HLS + DASH ladder."""
+    subs = _parse_subtitles(subtitles or [])
+    platform = _platform()
+    try:
+        job = platform.submit(path, title, subs)
+    except MatineeError as exc:
+        raise _fail(exc) from exc
+    console.print(f"job [bold]{job.id}[/] recorded for {path.name!r}")
+    if wait:
+        state = _run_with_progress(platform, [job.id])
+        final = platform.jobs.get(job.id)
+        if state is JobState.FAILED:
+            err.print(f"[bold red]job failed:[/] {final.error}")
+            raise typer.Exit(code=1)
+        console.print(f"[green]published[/] {title!r} as asset {job.id}")
+
+
+@app.command()
+def work() -> None:
+    """Run every queued or interrupted job to its end (resumes after a crash)."""
+    platform = _platform()
+    ids = list(platform.jobs.unfinished())
+    if not ids:
+        console.print("no unfinished jobs")
+        return
+    _run_with_progress(platform, ids)
+
+
+def _run_with_progress(platform: Platform, ids: list[str]) -> JobState:
+    outcome: dict[str, JobState] = {}
+    failure: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            with platform.runner() as runner:
+                for job_id in ids:
+                    outcome[job_id] = runner.run(job_id)
+        except BaseException as exc:  # surfaced in the main thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=drive, name="job-runner", daemon=True)
+    thread.start()
+    with _JobProgress(platform) as view:
+        while thread.is_alive():
+            view.update(ids)
+            thread.join(timeout=0.5)
+        view.update(ids)
+    if failure:
+        raise failure[0]
+    return JobState.FAILED if JobState.FAILED in outcome.values() else JobState.SUCCEEDED
+
+
+class _JobProgress:
+    """Rich progress bars: one per job, one per task that is running or has run."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>5.1f}%"),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._bars: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _JobProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def _bar(self, key: str, description: str, fraction: float, status: str) -> None:
+        if key not in self._bars:
+            self._bars[key] = self._progress.add_task(description, total=1.0, status=status)
+        self._progress.update(self._bars[key], completed=fraction, status=status)
+
+    def update(self, ids: list[str]) -> None:
+        for job_id in ids:
+            job = self._platform.jobs.get(job_id)
+            self._bar(job_id, f"[bold]{job.title}[/]", job_fraction(job, job.tasks),
+                      f"{job.state.value} {job.stage}")  # fmt: skip
+            for task in job.tasks:
+                if task.state != TaskState.PENDING or task.attempts:
+                    status = task.state.value + (f" (try {task.attempts})" if task.attempts > 1 else "")
+                    self._bar(f"{job_id}/{task.name}", f"  {task.name}", task_fraction(task), status)
+
+
+@app.command()
+def jobs(
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh until every job has ended.")] = False,
+    limit: Annotated[int, typer.Option(help="How many recent jobs to list.")] = 20,
+) -> None:
+    """List recent jobs with their state, stage and progress."""
+    platform = _platform()
+    if not watch:
+        console.print(_jobs_table(platform.jobs.recent(limit)))
+        return
+    with Live(console=console, refresh_per_second=2) as live:
+        while True:
+            recent = platform.jobs.recent(limit)
+            live.update(_jobs_table(recent, tasks=True))
+            if all(j.state in (JobState.SUCCEEDED, JobState.FAILED) for j in recent):
+                break
+            time.sleep(0.5)
+
+
+def _jobs_table(recent: object, *, tasks: bool = False) -> Table:
+    table = Table("job", "title", "state", "stage", "progress", "error", title="jobs")
+    for job in recent:  # type: ignore[attr-defined]
+        assert isinstance(job, Job)
+        color = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(job.state.value, "")
+        table.add_row(
+            job.id[:8], job.title, f"[{color}]{job.state.value}[/]" if color else job.state.value,
+            job.stage, f"{job_fraction(job, job.tasks):.0%}", job.error or "",
+        )  # fmt: skip
+        if tasks and job.state == JobState.RUNNING:
+            for t in job.tasks:
+                if t.state == TaskState.RUNNING:
+                    table.add_row("", f"  {t.name}", t.state.value, t.stage, f"{t.progress:.0%}", "")
+    return table
+
+
+@app.command()
+def assets() -> None:
+    """List published assets: renditions, bitrates and VMAF."""
+    platform = _platform()
+    found = platform.assets.all()
+    if not found:
+        console.print("no assets yet: try `matinee ingest FILE --title NAME`")
+        return
+    for asset in found:
+        table = Table(
+            "track", "size", "fps", "target", "avg", "peak", "VMAF", "VMAF min", "codecs",
+            title=f"{asset.title} ({asset.id[:8]}, {asset.duration:.1f} s)",
+        )  # fmt: skip
+        for t in asset.tracks:
+            size = f"{t.width}x{t.height}" if t.width else (t.language or "")
+            table.add_row(
+                f"{t.kind} {t.name}", size, t.frame_rate or "",
+                f"{t.target_kbps}k" if t.target_kbps else "",
+                _kbps(t.average_bps), _kbps(t.peak_bps),
+                f"{t.vmaf_mean:.2f}" if t.vmaf_mean is not None else "",
+                f"{t.vmaf_min:.2f}" if t.vmaf_min is not None else "", t.codecs or "",
+            )  # fmt: skip
+        console.print(table)
+
+
+def _kbps(bps: int | None) -> str:
+    return f"{bps / 1000:.0f}k" if bps else ""
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    _platform()
+    console.print("database is up to date")
+
+
+@app.command()
+def serve() -> None:
+    """Serve the web page that lists and plays titles (embedded defaults)."""
+    from matinee.web.server import serve as run_server  # noqa: PLC0415
+
+    run_server(_platform())
+
+
+@app.command()
+def demo(
+    force: Annotated[bool, typer.Option(help="Make and ingest the samples again.")] = False,
+) -> None:
+    """Make a few sample titles, ingest them, then serve them (what `make run` does)."""
+    from matinee.web.demo import ensure_samples  # noqa: PLC0415
+    from matinee.web.server import serve as run_server  # noqa: PLC0415
+
+    platform = _platform()
+    ids = ensure_samples(platform, force=force)
+    if ids:
+        _run_with_progress(platform, ids)
+    run_server(platform)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,6 @@
+"""The relational layer: SQLAlchemy 2 with Alembic migrations in one chain."""
+
+from matinee.db.base import Base, make_engine, session_factory
+from matinee.db.migrate import upgrade
+
+__all__ = ["Base", "make_engine", "session_factory", "upgrade"]

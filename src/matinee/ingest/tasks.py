@@ -1,0 +1,168 @@
+"""Task functions of the ingest pipeline, run in worker processes.
+
+Each takes a JSON spec and returns a JSON result; inputs and outputs are object-store keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from matinee.errors import MatineeError
+from matinee.ingest.worker import WorkerContext, context
+from matinee.jobs.queue import TaskOutcome
+from matinee.media import encode, package, quality, subtitles, thumbs
+from matinee.media.errors import InvalidLadder, InvalidMaster
+from matinee.media.ladder import Ladder, PlannedRung, plan_ladder
+from matinee.media.probe import ProbeResult
+from matinee.media.validate import probe_and_validate
+
+log = logging.getLogger(__name__)
+
+Spec = dict[str, Any]
+TaskFn = Callable[[WorkerContext, Spec, int], dict[str, Any]]
+
+
+def _probe(spec: Spec) -> ProbeResult:
+    return ProbeResult.from_dict(spec["probe"])
+
+
+def probe_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    with ctx.scratch(spec["job_id"], "probe") as tmp:
+        result = probe_and_validate(ctx.local(spec["master_key"], tmp))
+    ladder = Ladder.parse(spec["ladder"])
+    rungs = plan_ladder(ladder, result.video)
+    return {
+        "probe": result.to_dict(),
+        "rungs": [r.to_dict() for r in rungs],
+        "audio": [
+            {"index": a.index, "language": a.language, "name": f"{a.language}-{n}"}
+            for n, a in enumerate(result.audio)
+        ],
+    }
+
+
+def split_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    job = spec["job_id"]
+    with ctx.scratch(job, "split") as tmp:
+        chunks = encode.split_video(
+            ctx.local(spec["master_key"], tmp), tmp / "chunks", _probe(spec).video,
+            spec["chunk_seconds"], spec["segment_seconds"],
+        )  # fmt: skip
+        out = []
+        for c in chunks:
+            key = ctx.publish(c.path, f"work/{job}/chunks/{c.path.name}")
+            out.append({"index": c.index, "start": c.start, "end": c.end, "key": key})
+    return {"chunks": out}
+
+
+def encode_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    job, c = spec["job_id"], spec["chunk"]
+    rungs = [PlannedRung.from_dict(r) for r in spec["rungs"]]
+    ladder = Ladder.parse(spec["ladder"])
+    with ctx.scratch(job, f"encode-{c['index']}") as tmp:
+        chunk = encode.ChunkFile(c["index"], c["start"], c["end"], ctx.local(c["key"], tmp))
+        outs = [tmp / f"{r.name}.mp4" for r in rungs]
+        encode.encode_chunk(chunk, _probe(spec).video, rungs, ladder, outs, ctx.progress(task_id))
+        keys = {
+            r.name: ctx.publish(o, f"work/{job}/encoded/{r.name}/{c['index']:04d}.mp4")
+            for r, o in zip(rungs, outs, strict=True)
+        }
+    return {"index": c["index"], "outputs": keys}
+
+
+def encode_audio_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    job, name = spec["job_id"], spec["name"]
+    with ctx.scratch(job, f"audio-{name}") as tmp:
+        out = tmp / f"{name}.mp4"
+        ladder = Ladder.parse(spec["ladder"])
+        encode.encode_audio(ctx.local(spec["master_key"], tmp), spec["stream_index"], ladder, out)
+        return {"key": ctx.publish(out, f"work/{job}/audio/{name}.mp4")}
+
+
+def subtitles_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    job, name = spec["job_id"], spec["name"]
+    with ctx.scratch(job, f"subs-{name}") as tmp:
+        src = ctx.local(spec["key"], tmp)
+        named = tmp / f"source{Path(spec['key']).suffix}"  # ffmpeg picks the reader by suffix
+        named.symlink_to(src.resolve())
+        out = subtitles.to_webvtt(named, tmp / f"{name}.vtt")
+        return {"key": ctx.publish(out, f"work/{job}/text/{name}.vtt")}
+
+
+def stitch_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    job, name = spec["job_id"], spec["rung"]
+    with ctx.scratch(job, f"stitch-{name}") as tmp:
+        parts = [ctx.local(k, tmp) for k in spec["parts"]]
+        out = tmp / f"{name}.mp4"
+        encode.stitch(parts, out)
+        return {"key": ctx.publish(out, f"work/{job}/video/{name}.mp4")}
+
+
+def package_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    job, prefix = spec["job_id"], spec["prefix"]
+    with ctx.scratch(job, "package") as tmp:
+        inputs = [
+            package.PackageInput(i["kind"], i["name"], ctx.local(i["key"], tmp), i.get("language"))
+            for i in spec["inputs"]
+        ]
+        out = tmp / "out"
+        tracks = package.package(inputs, out, spec["segment_seconds"])
+        files = ctx.publish_tree(out, prefix)
+    return {
+        "hls": f"{prefix}/{package.HLS_MASTER}",
+        "dash": f"{prefix}/{package.DASH_MPD}",
+        "files": len(files),
+        "tracks": [t.__dict__ for t in tracks],
+    }
+
+
+def thumbnails_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    job, prefix = spec["job_id"], spec["prefix"]
+    with ctx.scratch(job, "thumbnails") as tmp:
+        src = ctx.local(spec["key"], tmp)
+        thumbs.poster(src, tmp / "out" / "poster.jpg", spec["duration"])
+        thumbs.trickplay(src, tmp / "out" / "trickplay", spec["duration"], spec["width"], spec["height"])
+        ctx.publish_tree(tmp / "out", prefix)
+    return {"poster": f"{prefix}/poster.jpg", "trickplay": f"{prefix}/trickplay/thumbs.vtt"}
+
+
+def vmaf_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    job = spec["job_id"]
+    with ctx.scratch(job, f"vmaf-{spec['rung']}") as tmp:
+        score = quality.vmaf(
+            ctx.local(spec["key"], tmp), ctx.local(spec["master_key"], tmp), _probe(spec).video,
+            subsample=ctx.config.vmaf_subsample,
+        )  # fmt: skip
+    return {"mean": score.mean, "min": score.minimum, "harmonic_mean": score.harmonic_mean}
+
+
+TASKS: dict[str, TaskFn] = {
+    "probe": probe_task,
+    "split": split_task,
+    "encode_chunk": encode_chunk_task,
+    "encode_audio": encode_audio_task,
+    "subtitles": subtitles_task,
+    "stitch": stitch_task,
+    "package": package_task,
+    "thumbnails": thumbnails_task,
+    "vmaf": vmaf_task,
+}
+
+# Bad input will not get better on a retry.
+_PERMANENT = (InvalidMaster, InvalidLadder)
+
+
+def execute(fn: str, spec: Spec, task_id: int) -> TaskOutcome:
+    """Queue entry point: run one task and report its result or its error in plain words."""
+    try:
+        return TaskOutcome(result=TASKS[fn](context(), spec, task_id))
+    except _PERMANENT as exc:
+        return TaskOutcome(error=str(exc), permanent=True)
+    except MatineeError as exc:
+        return TaskOutcome(error=str(exc))
+    except Exception as exc:  # a bug or an OS error: report it; the runner decides on retries
+        log.exception("task %s (%s) crashed", task_id, fn)
+        return TaskOutcome(error=f"internal error in {fn}: {type(exc).__name__}: {exc}")

@@ -1,0 +1,136 @@
+"""The durable job runner: drives a pipeline's stages, one barrier at a time, through a queue.
+
+State lives in the database, so a runner that is killed and started again resumes the job and
+redoes only the tasks that had not finished. A failing task is retried a bounded number of
+times; bad input fails at once. Either way the job ends with the error in plain words.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
+
+from matinee.errors import MatineeError
+from matinee.jobs.errors import TaskFailed
+from matinee.jobs.models import Job, JobState, TaskState
+from matinee.jobs.queue import Queue, TaskOutcome
+from matinee.jobs.store import JobStore, NewTask
+
+log = logging.getLogger(__name__)
+
+Results = Mapping[str, dict[str, Any]]
+
+
+class Pipeline(Protocol):
+    """What a kind of job does: its stages, how each is split into tasks, how it ends."""
+
+    stages: Sequence[str]
+
+    def plan(self, stage: str, job: Job, results: Results) -> list[NewTask]:
+        """The tasks of ``stage``, given the results of every finished task so far."""
+
+    def finish(self, job: Job, results: Results) -> None:
+        """Publish what the tasks made (one transaction)."""
+
+    def discard(self, job: Job) -> None:
+        """Remove everything a failed job wrote, so nothing is left half-published."""
+
+
+class Runner:
+    def __init__(self, store: JobStore, queue: Queue, pipelines: Mapping[str, Pipeline], *,
+                 max_attempts: int = 3) -> None:  # fmt: skip
+        self._store = store
+        self._queue = queue
+        self._pipelines = pipelines
+        self._max_attempts = max_attempts
+
+    def run_pending(self) -> list[str]:
+        """Run every queued or interrupted job to its end; returns their ids."""
+        ids = list(self._store.unfinished())
+        for job_id in ids:
+            self.run(job_id)
+        return ids
+
+    def run(self, job_id: str) -> JobState:
+        job = self._store.get(job_id)
+        if job.state in (JobState.SUCCEEDED, JobState.FAILED):
+            return job.state
+        pipeline = self._pipelines[job.kind]
+        resumed = self._store.reset_interrupted(job_id)
+        if resumed:
+            log.info("job %s: resuming; %d interrupted task(s) will run again", job_id, resumed)
+        self._store.set_state(job_id, JobState.RUNNING)
+        try:
+            for stage in pipeline.stages:
+                self._store.set_state(job_id, JobState.RUNNING, stage=stage)
+                new = pipeline.plan(stage, self._store.get(job_id), self._results(job_id))
+                self._store.ensure_tasks(job_id, stage, new)
+                self._run_stage(job_id, stage)
+            self._store.set_state(job_id, JobState.RUNNING, stage="publish")
+            pipeline.finish(self._store.get(job_id), self._results(job_id))
+        except MatineeError as exc:
+            log.warning("job %s failed: %s", job_id, exc)
+            pipeline.discard(self._store.get(job_id))
+            self._store.set_state(job_id, JobState.FAILED, error=str(exc))
+            return JobState.FAILED
+        self._store.set_state(job_id, JobState.SUCCEEDED, stage="done")
+        return JobState.SUCCEEDED
+
+    def _results(self, job_id: str) -> dict[str, dict[str, Any]]:
+        return {
+            t.name: t.result or {}
+            for t in self._store.tasks(job_id)
+            if t.state == TaskState.DONE
+        }
+
+    def _run_stage(self, job_id: str, stage: str) -> None:
+        inflight: dict[Future[TaskOutcome], tuple[int, str]] = {}
+
+        def submit_pending() -> None:
+            for task in self._store.tasks(job_id, stage):
+                if task.state == TaskState.PENDING:
+                    self._store.start_task(task.id)
+                    inflight[self._queue.submit(task.id, task.fn, task.spec)] = (task.id, task.name)
+
+        submit_pending()
+        failure: TaskFailed | None = None
+        while inflight:
+            done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                task_id, name = inflight.pop(fut)
+                try:
+                    outcome = fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    outcome = TaskOutcome(error="the worker process running it died")
+                if outcome.result is not None:
+                    self._store.finish_task(task_id, outcome.result)
+                    continue
+                failure = failure or self._failed(task_id, name, outcome)
+            if broken:  # every future of a broken pool fails: requeue them all on a new pool
+                for fut, (task_id, name) in list(inflight.items()):
+                    failure = failure or self._failed(
+                        task_id, name, TaskOutcome(error="the worker process pool was restarted")
+                    )
+                inflight.clear()
+                self._queue.restart()
+            if failure is None:
+                submit_pending()
+        if failure is not None:
+            raise failure
+
+    def _failed(self, task_id: int, name: str, outcome: TaskOutcome) -> TaskFailed | None:
+        task = next(t for t in self._store.tasks_by_id([task_id]))
+        error = outcome.error or "unknown error"
+        retry = not outcome.permanent and task.attempts < self._max_attempts
+        self._store.fail_task(task_id, error, retry=retry)
+        if retry:
+            log.warning("task %s failed (attempt %d), retrying: %s", name, task.attempts, error)
+            return None
+        if outcome.permanent:
+            return TaskFailed(error)
+        return TaskFailed(f"{name} failed after {task.attempts} attempts: {error}")

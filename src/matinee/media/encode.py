@@ -1,0 +1,172 @@
+"""Chunked encoding: split a master at keyframes, encode each chunk to every rung with one decode,
+then stitch each rung's pieces back together.
+
+IDR frames are forced at every segment boundary of the *title's* timeline, in every rung, so the
+packager can cut every rendition at the same instants (closed GOPs, aligned switching points).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from matinee.media import filters, tools
+from matinee.media.ladder import Ladder, PlannedRung
+from matinee.media.probe import VideoInfo
+
+Progress = Callable[[float], None]
+
+_BOUNDARY_EPSILON = 1e-3
+
+
+@dataclass(frozen=True)
+class ChunkFile:
+    index: int
+    start: float  # seconds on the master's timeline
+    end: float
+    path: Path
+
+
+def chunk_targets(duration: float, chunk_seconds: float, segment_seconds: float) -> list[float]:
+    """Where to cut: multiples of a whole number of segments, no sliver of a chunk at the end."""
+    step = max(1, round(chunk_seconds / segment_seconds)) * segment_seconds
+    cuts: list[float] = []
+    t = step
+    while t < duration - step / 2:
+        cuts.append(t)
+        t += step
+    return cuts
+
+
+def split_video(
+    master: Path, out_dir: Path, video: VideoInfo, chunk_seconds: float, segment_seconds: float
+) -> list[ChunkFile]:
+    """Stream-copy the video into chunks that start on the master's keyframes.
+
+    Copying (no decode) makes the chunks an exact partition of the master's frames. Each cut
+    lands on the first keyframe at or after its target time.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    listing = out_dir / "chunks.csv"
+    cuts = chunk_targets(video.duration, chunk_seconds, segment_seconds)
+    args: list[str | Path] = [tools.binaries().ffmpeg, "-hide_banner", "-nostdin", "-y"]
+    args += ["-v", "error", "-noautorotate", "-i", master, "-map", f"0:{video.index}"]
+    args += ["-c", "copy", "-f", "segment", "-segment_format", "mov"]
+    if cuts:
+        args += ["-segment_times", ",".join(f"{c:.3f}" for c in cuts)]
+    else:
+        args += ["-segment_time", str(10 * max(video.duration, 1.0))]  # one chunk
+    # Each chunk's clock starts at zero; its place on the title's timeline comes from the CSV.
+    args += ["-reset_timestamps", "1", "-segment_list", listing, "-segment_list_type", "csv"]
+    args.append(out_dir / "chunk_%04d.mov")
+    tools.run(args, what="split the master into chunks")
+    chunks: list[ChunkFile] = []
+    with listing.open(newline="") as fh:
+        for i, row in enumerate(csv.reader(fh)):
+            name, start, end = row[0], float(row[1]), float(row[2])
+            chunks.append(ChunkFile(i, start, end, out_dir / name))
+    if chunks:  # the last chunk runs to the end of the title, whatever the CSV rounded to
+        last = chunks[-1]
+        chunks[-1] = ChunkFile(last.index, last.start, max(last.end, video.duration), last.path)
+    return chunks
+
+
+def keyframe_times(start: float, end: float, segment_seconds: float) -> list[float]:
+    """Segment boundaries inside [start, end), relative to the chunk's own clock."""
+    first = math.ceil((start + _BOUNDARY_EPSILON) / segment_seconds)
+    times = [0.0]
+    k = first
+    while k * segment_seconds < end - _BOUNDARY_EPSILON:
+        times.append(k * segment_seconds - start)
+        k += 1
+    return times
+
+
+def _x264_args(ladder: Ladder, planned: PlannedRung) -> list[str]:
+    rung = planned.rung
+    kbps = rung.bitrate_kbps
+    gop = max(1, round(float(planned.fps) * ladder.segment_seconds))
+    return [
+        "-c:v", "libx264", "-profile:v", ladder.profile, "-preset", ladder.preset,
+        # Constrained VBR: average target, capped peak over a bounded VBV buffer.
+        "-b:v", f"{kbps}k",
+        "-maxrate", f"{round(kbps * rung.maxrate_factor)}k",
+        "-bufsize", f"{round(kbps * rung.bufsize_factor)}k",
+        # Keyframes only where we force them (segment boundaries): a keyint of twice the
+        # segment as a safety net, no scene-cut keyframes, and forced frames are IDRs.
+        "-g", str(2 * gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-forced-idr", "1",
+        # Closed GOPs, so each segment decodes on its own.
+        "-flags", "+cgop",
+        "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709",
+    ]  # fmt: skip
+
+
+def encode_chunk(
+    chunk: ChunkFile,
+    video: VideoInfo,
+    rungs: Sequence[PlannedRung],
+    ladder: Ladder,
+    outputs: Sequence[Path],
+    on_progress: Progress | None = None,
+) -> None:
+    """Decode a chunk once and encode it to every rung (``outputs[i]`` is ``rungs[i]``'s file)."""
+    base = [*filters.normalize(video), filters.fps(video.frame_rate)]
+    graph = f"[0:v:0]{','.join(base)},split={len(rungs)}" + "".join(
+        f"[s{i}]" for i in range(len(rungs))
+    )
+    for i, pr in enumerate(rungs):
+        branch = filters.scale(pr.width, pr.height)
+        if pr.fps != video.frame_rate:
+            branch.insert(0, filters.fps(pr.fps))
+        graph += f";[s{i}]{','.join(branch)}[v{i}]"
+    forced = ",".join(
+        f"{t:.6f}" for t in keyframe_times(chunk.start, chunk.end, ladder.segment_seconds)
+    )
+    args: list[str | Path] = [tools.binaries().ffmpeg, "-hide_banner", "-nostdin", "-y"]
+    args += ["-v", "error", "-nostats", "-progress", "pipe:2", "-noautorotate", "-i", chunk.path]
+    args += ["-filter_complex", graph]
+    for i, (pr, out) in enumerate(zip(rungs, outputs, strict=True)):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        args += ["-map", f"[v{i}]", *_x264_args(ladder, pr), "-force_key_frames", forced]
+        args += ["-fps_mode", "passthrough", "-an", "-f", "mp4", out]
+    total = max(chunk.end - chunk.start, 0.001)
+    tools.run(
+        args,
+        what=f"encode chunk {chunk.index}",
+        on_stderr_line=_progress_parser(total, on_progress) if on_progress else None,
+    )
+
+
+def encode_audio(master: Path, stream_index: int, ladder: Ladder, out: Path) -> None:
+    """AAC-LC at the ladder's bitrate and channel count, 48 kHz, one track per language."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    args: list[str | Path] = [tools.binaries().ffmpeg, "-hide_banner", "-nostdin", "-y"]
+    args += ["-v", "error", "-i", master, "-map", f"0:{stream_index}", "-vn", "-sn", "-dn"]
+    args += ["-c:a", "aac", "-profile:a", "aac_low", "-b:a", f"{ladder.audio_bitrate_kbps}k"]
+    args += ["-ac", str(ladder.audio_channels), "-ar", "48000", "-f", "mp4", out]
+    tools.run(args, what=f"encode audio stream {stream_index}")
+
+
+def stitch(parts: Sequence[Path], out: Path) -> None:
+    """Join one rung's encoded chunks, in order, without re-encoding."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    listing = out.with_suffix(".concat.txt")
+    listing.write_text("".join(f"file '{p.resolve()}'\n" for p in parts))
+    args: list[str | Path] = [tools.binaries().ffmpeg, "-hide_banner", "-nostdin", "-y"]
+    args += ["-v", "error", "-f", "concat", "-safe", "0", "-i", listing]
+    args += ["-map", "0:v:0", "-c", "copy", "-movflags", "+faststart", out]
+    tools.run(args, what=f"stitch {out.stem}")
+    listing.unlink()
+
+
+def _progress_parser(total: float, on_progress: Progress) -> Callable[[str], None]:
+    def parse(line: str) -> None:
+        if line.startswith("out_time_us="):
+            value = line.split("=", 1)[1]
+            if value.isdigit():
+                on_progress(min(1.0, int(value) / 1e6 / total))
+
+    return parse
