@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -95,7 +96,7 @@ def _run_with_progress(platform: Platform, ids: list[str]) -> JobState:
             with platform.runner() as runner:
                 for job_id in ids:
                     outcome[job_id] = runner.run(job_id)
-        except BaseException as exc:  # surfaced in the main thread below
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
             failure.append(exc)
 
     thread = threading.Thread(target=drive, name="job-runner", daemon=True)
@@ -140,17 +141,27 @@ class _JobProgress:
     def update(self, ids: list[str]) -> None:
         for job_id in ids:
             job = self._platform.jobs.get(job_id)
-            self._bar(job_id, f"[bold]{job.title}[/]", job_fraction(job, job.tasks),
-                      f"{job.state.value} {job.stage}")  # fmt: skip
+            self._bar(
+                job_id,
+                f"[bold]{job.title}[/]",
+                job_fraction(job, job.tasks),
+                f"{job.state.value} {job.stage}",
+            )
             for task in job.tasks:
                 if task.state != TaskState.PENDING or task.attempts:
-                    status = task.state.value + (f" (try {task.attempts})" if task.attempts > 1 else "")
-                    self._bar(f"{job_id}/{task.name}", f"  {task.name}", task_fraction(task), status)
+                    status = task.state.value + (
+                        f" (try {task.attempts})" if task.attempts > 1 else ""
+                    )
+                    self._bar(
+                        f"{job_id}/{task.name}", f"  {task.name}", task_fraction(task), status
+                    )
 
 
 @app.command()
 def jobs(
-    watch: Annotated[bool, typer.Option("--watch", help="Refresh until every job has ended.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Refresh until every job has ended.")
+    ] = False,
     limit: Annotated[int, typer.Option(help="How many recent jobs to list.")] = 20,
 ) -> None:
     """List recent jobs with their state, stage and progress."""
@@ -167,19 +178,26 @@ def jobs(
             time.sleep(0.5)
 
 
-def _jobs_table(recent: object, *, tasks: bool = False) -> Table:
+def _jobs_table(recent: Sequence[Job], *, tasks: bool = False) -> Table:
     table = Table("job", "title", "state", "stage", "progress", "error", title="jobs")
-    for job in recent:  # type: ignore[attr-defined]
-        assert isinstance(job, Job)
-        color = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(job.state.value, "")
+    for job in recent:
+        color = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(
+            job.state.value, ""
+        )
         table.add_row(
-            job.id[:8], job.title, f"[{color}]{job.state.value}[/]" if color else job.state.value,
-            job.stage, f"{job_fraction(job, job.tasks):.0%}", job.error or "",
-        )  # fmt: skip
+            job.id[:8],
+            job.title,
+            f"[{color}]{job.state.value}[/]" if color else job.state.value,
+            job.stage,
+            f"{job_fraction(job, job.tasks):.0%}",
+            job.error or "",
+        )
         if tasks and job.state == JobState.RUNNING:
             for t in job.tasks:
                 if t.state == TaskState.RUNNING:
-                    table.add_row("", f"  {t.name}", t.state.value, t.stage, f"{t.progress:.0%}", "")
+                    table.add_row(
+                        "", f"  {t.name}", t.state.value, t.stage, f"{t.progress:.0%}", ""
+                    )
     return table
 
 
@@ -193,18 +211,30 @@ def assets() -> None:
         return
     for asset in found:
         table = Table(
-            "track", "size", "fps", "target", "avg", "peak", "VMAF", "VMAF min", "codecs",
+            "track",
+            "size",
+            "fps",
+            "target",
+            "avg",
+            "peak",
+            "VMAF",
+            "VMAF min",
+            "codecs",
             title=f"{asset.title} ({asset.id[:8]}, {asset.duration:.1f} s)",
-        )  # fmt: skip
+        )
         for t in asset.tracks:
             size = f"{t.width}x{t.height}" if t.width else (t.language or "")
             table.add_row(
-                f"{t.kind} {t.name}", size, t.frame_rate or "",
+                f"{t.kind} {t.name}",
+                size,
+                t.frame_rate or "",
                 f"{t.target_kbps}k" if t.target_kbps else "",
-                _kbps(t.average_bps), _kbps(t.peak_bps),
+                _kbps(t.average_bps),
+                _kbps(t.peak_bps),
                 f"{t.vmaf_mean:.2f}" if t.vmaf_mean is not None else "",
-                f"{t.vmaf_min:.2f}" if t.vmaf_min is not None else "", t.codecs or "",
-            )  # fmt: skip
+                f"{t.vmaf_min:.2f}" if t.vmaf_min is not None else "",
+                t.codecs or "",
+            )
         console.print(table)
 
 

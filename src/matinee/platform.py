@@ -73,9 +73,11 @@ class Platform:
 
     def ladder(self) -> Ladder:
         return DEFAULT_LADDER.model_copy(
-            update={"preset": self.settings.x264_preset,
-                    "segment_seconds": self.settings.segment_seconds}
-        )  # fmt: skip
+            update={
+                "preset": self.settings.x264_preset,
+                "segment_seconds": self.settings.segment_seconds,
+            }
+        )
 
     def submit(
         self,

@@ -2,5 +2,5 @@
 
 
 def load_all() -> None:
-    import matinee.assets.models  # noqa: F401, PLC0415
+    import matinee.assets.models  # noqa: PLC0415
     import matinee.jobs.models  # noqa: F401, PLC0415

@@ -37,13 +37,20 @@ class IngestPipeline:
         p = job.params
         base = {"job_id": job.id}
         if stage == "probe":
-            return [NewTask("probe", "probe", {**base, "master_key": p["master_key"],
-                                              "ladder": p["ladder"]})]  # fmt: skip
+            return [
+                NewTask(
+                    "probe", "probe", {**base, "master_key": p["master_key"], "ladder": p["ladder"]}
+                )
+            ]
         probed = results["probe"]
         with_probe = {**base, "probe": probed["probe"]}
         if stage == "split":
-            spec = {**with_probe, "master_key": p["master_key"],
-                    "chunk_seconds": p["chunk_seconds"], "segment_seconds": p["segment_seconds"]}  # fmt: skip
+            spec = {
+                **with_probe,
+                "master_key": p["master_key"],
+                "chunk_seconds": p["chunk_seconds"],
+                "segment_seconds": p["segment_seconds"],
+            }
             return [NewTask("split", "split", spec)]
         if stage == "encode":
             return self._plan_encode(job, probed, results["split"]["chunks"])
@@ -53,23 +60,39 @@ class IngestPipeline:
             return self._plan_finish(job, probed, results)
         raise ValueError(f"unknown stage {stage}")
 
-    def _plan_encode(self, job: Job, probed: dict[str, Any], chunks: list[dict[str, Any]]) -> list[NewTask]:
+    def _plan_encode(
+        self, job: Job, probed: dict[str, Any], chunks: list[dict[str, Any]]
+    ) -> list[NewTask]:
         p, base = job.params, {"job_id": job.id}
         tasks = [
-            NewTask(f"encode-{c['index']:04d}", "encode_chunk",
-                    {**base, "probe": probed["probe"], "chunk": c, "rungs": probed["rungs"],
-                     "ladder": p["ladder"]})
+            NewTask(
+                f"encode-{c['index']:04d}",
+                "encode_chunk",
+                {
+                    **base,
+                    "probe": probed["probe"],
+                    "chunk": c,
+                    "rungs": probed["rungs"],
+                    "ladder": p["ladder"],
+                },
+            )
             for c in chunks
-        ]  # fmt: skip
-        tasks += [
-            NewTask(f"audio-{a['name']}", "encode_audio",
-                    {**base, "master_key": p["master_key"], "stream_index": a["index"],
-                     "name": a["name"], "ladder": p["ladder"]})
-            for a in probed["audio"]
-        ]  # fmt: skip
-        tasks += [
-            NewTask(f"subs-{s['name']}", "subtitles", {**base, **s}) for s in p["subtitles"]
         ]
+        tasks += [
+            NewTask(
+                f"audio-{a['name']}",
+                "encode_audio",
+                {
+                    **base,
+                    "master_key": p["master_key"],
+                    "stream_index": a["index"],
+                    "name": a["name"],
+                    "ladder": p["ladder"],
+                },
+            )
+            for a in probed["audio"]
+        ]
+        tasks += [NewTask(f"subs-{s['name']}", "subtitles", {**base, **s}) for s in p["subtitles"]]
         return tasks
 
     def _plan_stitch(self, job: Job, probed: dict[str, Any], results: Results) -> list[NewTask]:
@@ -81,39 +104,78 @@ class IngestPipeline:
         for rung in probed["rungs"]:
             name = _rung_name(rung)
             parts = [r["outputs"][name] for r in encoded]
-            tasks.append(NewTask(f"stitch-{name}", "stitch",
-                                 {"job_id": job.id, "rung": name, "parts": parts}))  # fmt: skip
+            tasks.append(
+                NewTask(
+                    f"stitch-{name}", "stitch", {"job_id": job.id, "rung": name, "parts": parts}
+                )
+            )
         return tasks
 
     def _plan_finish(self, job: Job, probed: dict[str, Any], results: Results) -> list[NewTask]:
         p, base = job.params, {"job_id": job.id}
         prefix = asset_prefix(job.id)
-        video = [(_rung_name(r), results[f"stitch-{_rung_name(r)}"]["key"]) for r in probed["rungs"]]
+        video = [
+            (_rung_name(r), results[f"stitch-{_rung_name(r)}"]["key"]) for r in probed["rungs"]
+        ]
         inputs: list[dict[str, Any]] = [{"kind": "video", "name": n, "key": k} for n, k in video]
         inputs += [
-            {"kind": "audio", "name": a["name"], "language": a["language"],
-             "key": results[f"audio-{a['name']}"]["key"]}
+            {
+                "kind": "audio",
+                "name": a["name"],
+                "language": a["language"],
+                "key": results[f"audio-{a['name']}"]["key"],
+            }
             for a in probed["audio"]
-        ]  # fmt: skip
+        ]
         inputs += [
-            {"kind": "text", "name": s["name"], "language": s["language"],
-             "key": results[f"subs-{s['name']}"]["key"]}
+            {
+                "kind": "text",
+                "name": s["name"],
+                "language": s["language"],
+                "key": results[f"subs-{s['name']}"]["key"],
+            }
             for s in p["subtitles"]
-        ]  # fmt: skip
+        ]
         top = probed["rungs"][-1]
         duration = probed["probe"]["video"]["duration"]
         tasks = [
-            NewTask("package", "package", {**base, "prefix": prefix, "inputs": inputs,
-                                           "segment_seconds": p["segment_seconds"]}),
-            NewTask("thumbnails", "thumbnails", {**base, "prefix": prefix, "key": video[-1][1],
-                                                 "duration": duration, "width": top["width"],
-                                                 "height": top["height"]}),
-        ]  # fmt: skip
+            NewTask(
+                "package",
+                "package",
+                {
+                    **base,
+                    "prefix": prefix,
+                    "inputs": inputs,
+                    "segment_seconds": p["segment_seconds"],
+                },
+            ),
+            NewTask(
+                "thumbnails",
+                "thumbnails",
+                {
+                    **base,
+                    "prefix": prefix,
+                    "key": video[-1][1],
+                    "duration": duration,
+                    "width": top["width"],
+                    "height": top["height"],
+                },
+            ),
+        ]
         tasks += [
-            NewTask(f"vmaf-{n}", "vmaf", {**base, "rung": n, "key": k, "master_key": p["master_key"],
-                                          "probe": probed["probe"]})
+            NewTask(
+                f"vmaf-{n}",
+                "vmaf",
+                {
+                    **base,
+                    "rung": n,
+                    "key": k,
+                    "master_key": p["master_key"],
+                    "probe": probed["probe"],
+                },
+            )
             for n, k in video
-        ]  # fmt: skip
+        ]
         return tasks
 
     def finish(self, job: Job, results: Results) -> None:
@@ -125,29 +187,54 @@ class IngestPipeline:
             name = _rung_name(rung)
             t = by_playlist[f"video/{name}/index.m3u8"]
             score = results[f"vmaf-{name}"]
-            tracks.append(Track(
-                kind="video", name=name, codecs=t["codecs"], width=rung["width"],
-                height=rung["height"], frame_rate=rung["fps"],
-                target_kbps=rung["rung"]["bitrate_kbps"], peak_bps=t["peak_bps"],
-                average_bps=t["average_bps"], vmaf_mean=score["mean"], vmaf_min=score["min"],
-                playlist_key=f"{asset_prefix(job.id)}/{t['playlist']}",
-            ))  # fmt: skip
+            tracks.append(
+                Track(
+                    kind="video",
+                    name=name,
+                    codecs=t["codecs"],
+                    width=rung["width"],
+                    height=rung["height"],
+                    frame_rate=rung["fps"],
+                    target_kbps=rung["rung"]["bitrate_kbps"],
+                    peak_bps=t["peak_bps"],
+                    average_bps=t["average_bps"],
+                    vmaf_mean=score["mean"],
+                    vmaf_min=score["min"],
+                    playlist_key=f"{asset_prefix(job.id)}/{t['playlist']}",
+                )
+            )
         for t in packaged["tracks"]:
             if t["kind"] != "video":
-                tracks.append(Track(
-                    kind=t["kind"], name=t["name"], codecs=t["codecs"],
-                    language=t["name"].split("-")[0], peak_bps=t["peak_bps"],
-                    average_bps=t["average_bps"],
-                    playlist_key=f"{asset_prefix(job.id)}/{t['playlist']}",
-                ))  # fmt: skip
+                tracks.append(
+                    Track(
+                        kind=t["kind"],
+                        name=t["name"],
+                        codecs=t["codecs"],
+                        language=t["name"].split("-")[0],
+                        peak_bps=t["peak_bps"],
+                        average_bps=t["average_bps"],
+                        playlist_key=f"{asset_prefix(job.id)}/{t['playlist']}",
+                    )
+                )
         top = probed["rungs"][-1]
-        self._assets.add(Asset(
-            id=job.id, job_id=job.id, title=job.title, prefix=asset_prefix(job.id),
-            hls_key=packaged["hls"], dash_key=packaged["dash"], poster_key=thumbs["poster"],
-            trickplay_key=thumbs["trickplay"], duration=probed["probe"]["duration"],
-            width=top["width"], height=top["height"], probe=probed["probe"],
-            created_at=datetime.now(UTC), tracks=tracks,
-        ))  # fmt: skip
+        self._assets.add(
+            Asset(
+                id=job.id,
+                job_id=job.id,
+                title=job.title,
+                prefix=asset_prefix(job.id),
+                hls_key=packaged["hls"],
+                dash_key=packaged["dash"],
+                poster_key=thumbs["poster"],
+                trickplay_key=thumbs["trickplay"],
+                duration=probed["probe"]["duration"],
+                width=top["width"],
+                height=top["height"],
+                probe=probed["probe"],
+                created_at=datetime.now(UTC),
+                tracks=tracks,
+            )
+        )
         self._objects.delete_prefix(work_prefix(job.id))
 
     def discard(self, job: Job) -> None:

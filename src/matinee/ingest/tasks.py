@@ -48,9 +48,12 @@ def split_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
     job = spec["job_id"]
     with ctx.scratch(job, "split") as tmp:
         chunks = encode.split_video(
-            ctx.local(spec["master_key"], tmp), tmp / "chunks", _probe(spec).video,
-            spec["chunk_seconds"], spec["segment_seconds"],
-        )  # fmt: skip
+            ctx.local(spec["master_key"], tmp),
+            tmp / "chunks",
+            _probe(spec).video,
+            spec["chunk_seconds"],
+            spec["segment_seconds"],
+        )
         out = []
         for c in chunks:
             key = ctx.publish(c.path, f"work/{job}/chunks/{c.path.name}")
@@ -65,7 +68,14 @@ def encode_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str,
     with ctx.scratch(job, f"encode-{c['index']}") as tmp:
         chunk = encode.ChunkFile(c["index"], c["start"], c["end"], ctx.local(c["key"], tmp))
         outs = [tmp / f"{r.name}.mp4" for r in rungs]
-        encode.encode_chunk(chunk, _probe(spec).video, rungs, ladder, outs, ctx.progress(task_id))
+        encode.encode_chunk(
+            chunk,
+            video=_probe(spec).video,
+            rungs=rungs,
+            ladder=ladder,
+            outputs=outs,
+            on_progress=ctx.progress(task_id),
+        )
         keys = {
             r.name: ctx.publish(o, f"work/{job}/encoded/{r.name}/{c['index']:04d}.mp4")
             for r, o in zip(rungs, outs, strict=True)
@@ -124,7 +134,13 @@ def thumbnails_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, A
     with ctx.scratch(job, "thumbnails") as tmp:
         src = ctx.local(spec["key"], tmp)
         thumbs.poster(src, tmp / "out" / "poster.jpg", spec["duration"])
-        thumbs.trickplay(src, tmp / "out" / "trickplay", spec["duration"], spec["width"], spec["height"])
+        thumbs.trickplay(
+            src,
+            tmp / "out" / "trickplay",
+            duration=spec["duration"],
+            width=spec["width"],
+            height=spec["height"],
+        )
         ctx.publish_tree(tmp / "out", prefix)
     return {"poster": f"{prefix}/poster.jpg", "trickplay": f"{prefix}/trickplay/thumbs.vtt"}
 
@@ -133,9 +149,11 @@ def vmaf_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
     job = spec["job_id"]
     with ctx.scratch(job, f"vmaf-{spec['rung']}") as tmp:
         score = quality.vmaf(
-            ctx.local(spec["key"], tmp), ctx.local(spec["master_key"], tmp), _probe(spec).video,
+            ctx.local(spec["key"], tmp),
+            ctx.local(spec["master_key"], tmp),
+            _probe(spec).video,
             subsample=ctx.config.vmaf_subsample,
-        )  # fmt: skip
+        )
     return {"mean": score.mean, "min": score.minimum, "harmonic_mean": score.harmonic_mean}
 
 

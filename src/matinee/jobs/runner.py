@@ -27,7 +27,9 @@ Results = Mapping[str, dict[str, Any]]
 class Pipeline(Protocol):
     """What a kind of job does: its stages, how each is split into tasks, how it ends."""
 
-    stages: Sequence[str]
+    @property
+    def stages(self) -> Sequence[str]:
+        """Stage names, run in order with a barrier between them."""
 
     def plan(self, stage: str, job: Job, results: Results) -> list[NewTask]:
         """The tasks of ``stage``, given the results of every finished task so far."""
@@ -81,9 +83,7 @@ class Runner:
 
     def _results(self, job_id: str) -> dict[str, dict[str, Any]]:
         return {
-            t.name: t.result or {}
-            for t in self._store.tasks(job_id)
-            if t.state == TaskState.DONE
+            t.name: t.result or {} for t in self._store.tasks(job_id) if t.state == TaskState.DONE
         }
 
     def _run_stage(self, job_id: str, stage: str) -> None:
@@ -112,7 +112,7 @@ class Runner:
                     continue
                 failure = failure or self._failed(task_id, name, outcome)
             if broken:  # every future of a broken pool fails: requeue them all on a new pool
-                for fut, (task_id, name) in list(inflight.items()):
+                for task_id, name in list(inflight.values()):
                     failure = failure or self._failed(
                         task_id, name, TaskOutcome(error="the worker process pool was restarted")
                     )

@@ -34,7 +34,9 @@ class JobStore:
         self._sessions = sessions
         self._clock = clock
 
-    def create(self, kind: str, title: str, params: dict[str, Any], job_id: str | None = None) -> Job:
+    def create(
+        self, kind: str, title: str, params: dict[str, Any], job_id: str | None = None
+    ) -> Job:
         now = self._clock()
         job = Job(
             id=job_id or str(uuid.uuid4()),

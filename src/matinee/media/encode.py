@@ -106,6 +106,7 @@ def _x264_args(ladder: Ladder, planned: PlannedRung) -> list[str]:
 
 def encode_chunk(
     chunk: ChunkFile,
+    *,
     video: VideoInfo,
     rungs: Sequence[PlannedRung],
     ladder: Ladder,

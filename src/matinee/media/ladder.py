@@ -123,7 +123,7 @@ class PlannedRung:
         return cls(Rung.model_validate(d["rung"]), d["width"], d["height"], Fraction(d["fps"]))
 
 
-def _even(x: float) -> int:
+def _even(x: float | Fraction) -> int:
     return max(2, 2 * round(x / 2))
 
 

@@ -48,7 +48,7 @@ class SampleSpec:
     extra_filters: tuple[str, ...] = field(default=())
 
 
-def make_sample(path: Path, spec: SampleSpec = SampleSpec()) -> Path:
+def make_sample(path: Path, spec: SampleSpec = SampleSpec()) -> Path:  # noqa: PLR0912 - one branch per master quirk
     """Write a synthetic master to ``path`` (container chosen by its suffix)."""
     # An interlaced master weaves two source frames into one, so the source runs at twice the rate.
     rate = spec.fps * 2 if spec.interlaced else spec.fps

@@ -51,7 +51,13 @@ def _vtt_time(t: float) -> str:
 
 
 def trickplay(
-    source: Path, out_dir: Path, duration: float, width: int, height: int, interval: float = 2.0
+    source: Path,
+    out_dir: Path,
+    *,
+    duration: float,
+    width: int,
+    height: int,
+    interval: float = 2.0,
 ) -> Trickplay:
     """Sprite sheets of SPRITE_COLUMNS x SPRITE_ROWS thumbnails, one every ``interval`` seconds
     (widened for long titles so there are at most MAX_THUMBS), and ``thumbs.vtt`` indexing them

@@ -113,13 +113,14 @@ def _stream_stderr(
     """Read stderr line by line (ffmpeg's ``-progress pipe:2`` output) while the tool runs."""
     import threading  # noqa: PLC0415
 
-    assert proc.stderr is not None
-    assert proc.stdout is not None
+    stdout, stderr = proc.stdout, proc.stderr
+    if stdout is None or stderr is None:
+        raise RuntimeError("tool started without pipes")
     out_chunks: list[str] = []
-    reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: out_chunks.append(stdout.read()), daemon=True)
     reader.start()
     err_lines: list[str] = []
-    for line in proc.stderr:
+    for line in stderr:
         err_lines.append(line)
         on_line(line.rstrip("\n"))
     proc.wait(timeout=timeout)

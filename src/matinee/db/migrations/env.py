@@ -13,7 +13,8 @@ config = context.config
 
 def run() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    assert url is not None
+    if url is None:
+        raise RuntimeError("alembic config has no sqlalchemy.url")
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(
