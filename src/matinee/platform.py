@@ -116,6 +116,7 @@ class Platform:
             database_url=s.resolved_database_url,
             work_dir=str(s.work_dir),
             vmaf_subsample=s.vmaf_subsample,
+            encoder_threads=s.encoder_threads,
         )
 
     def queue(self) -> Queue:

@@ -35,9 +35,14 @@ class Settings(BaseSettings):
     queue_url: str = Field(default="local://", description="local:// runs tasks in a process pool")
     workers: int = Field(default=0, ge=0, description="Worker processes; 0 means one per core")
     task_attempts: int = Field(default=3, ge=1, description="Tries per task before the job fails")
-    chunk_seconds: float = Field(default=12.0, gt=0, description="Target chunk length")
+    chunk_seconds: float = Field(
+        default=8.0, gt=0, description="Target chunk length (rounded to whole segments)"
+    )
     segment_seconds: float = Field(default=4.0, gt=0, description="CMAF segment length")
     x264_preset: str = Field(default="medium", description="x264 preset used by every rung")
+    encoder_threads: int = Field(
+        default=1, ge=0, description="Threads per x264 encoder; 0 lets x264 choose"
+    )
     vmaf_subsample: int = Field(default=4, ge=1, description="Score every Nth frame for VMAF")
     # S3 settings (used only when storage_url is s3://...)
     s3_endpoint: str | None = None

@@ -155,27 +155,28 @@ class IngestPipeline:
                 {
                     **base,
                     "prefix": prefix,
-                    "key": video[-1][1],
+                    # The poster comes from the best rendition; trickplay thumbnails are
+                    # small, so they are cut from a small rendition (cheaper to decode).
+                    "poster_source": video[-1][1],
+                    "trickplay_source": _trickplay_source(probed["rungs"], video),
                     "duration": duration,
                     "width": top["width"],
                     "height": top["height"],
                 },
             ),
         ]
-        tasks += [
+        tasks.append(
             NewTask(
-                f"vmaf-{n}",
+                "vmaf",
                 "vmaf",
                 {
                     **base,
-                    "rung": n,
-                    "key": k,
+                    "rungs": [{"name": n, "key": k} for n, k in video],
                     "master_key": p["master_key"],
                     "probe": probed["probe"],
                 },
             )
-            for n, k in video
-        ]
+        )
         return tasks
 
     def finish(self, job: Job, results: Results) -> None:
@@ -186,7 +187,7 @@ class IngestPipeline:
         for rung in probed["rungs"]:
             name = _rung_name(rung)
             t = by_playlist[f"video/{name}/index.m3u8"]
-            score = results[f"vmaf-{name}"]
+            score = results["vmaf"][name]
             tracks.append(
                 Track(
                     kind="video",
@@ -244,3 +245,11 @@ class IngestPipeline:
 
 def _rung_name(rung: dict[str, Any]) -> str:
     return PlannedRung.from_dict(rung).name
+
+
+def _trickplay_source(rungs: list[dict[str, Any]], video: list[tuple[str, str]]) -> str:
+    """The smallest rendition at least 180 lines tall (trickplay thumbnails are 160 wide)."""
+    for rung, (_, key) in zip(rungs, video, strict=True):
+        if rung["height"] >= 180:
+            return key
+    return video[-1][1]

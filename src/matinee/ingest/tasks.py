@@ -74,6 +74,7 @@ def encode_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str,
             rungs=rungs,
             ladder=ladder,
             outputs=outs,
+            threads=ctx.config.encoder_threads,
             on_progress=ctx.progress(task_id),
         )
         keys = {
@@ -132,10 +133,11 @@ def package_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]
 def thumbnails_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
     job, prefix = spec["job_id"], spec["prefix"]
     with ctx.scratch(job, "thumbnails") as tmp:
-        src = ctx.local(spec["key"], tmp)
-        thumbs.poster(src, tmp / "out" / "poster.jpg", spec["duration"])
+        thumbs.poster(
+            ctx.local(spec["poster_source"], tmp), tmp / "out" / "poster.jpg", spec["duration"]
+        )
         thumbs.trickplay(
-            src,
+            ctx.local(spec["trickplay_source"], tmp),
             tmp / "out" / "trickplay",
             duration=spec["duration"],
             width=spec["width"],
@@ -146,15 +148,19 @@ def thumbnails_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, A
 
 
 def vmaf_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
-    job = spec["job_id"]
-    with ctx.scratch(job, f"vmaf-{spec['rung']}") as tmp:
-        score = quality.vmaf(
-            ctx.local(spec["key"], tmp),
+    """Score every rung in one pass over the master."""
+    with ctx.scratch(spec["job_id"], "vmaf") as tmp:
+        rungs = spec["rungs"]
+        scores = quality.vmaf_many(
+            [ctx.local(r["key"], tmp) for r in rungs],
             ctx.local(spec["master_key"], tmp),
             _probe(spec).video,
             subsample=ctx.config.vmaf_subsample,
         )
-    return {"mean": score.mean, "min": score.minimum, "harmonic_mean": score.harmonic_mean}
+    return {
+        r["name"]: {"mean": s.mean, "min": s.minimum, "harmonic_mean": s.harmonic_mean}
+        for r, s in zip(rungs, scores, strict=True)
+    }
 
 
 TASKS: dict[str, TaskFn] = {

@@ -36,6 +36,7 @@ class WorkerConfig:
     database_url: str
     work_dir: str
     vmaf_subsample: int
+    encoder_threads: int
 
 
 class WorkerContext:

@@ -85,7 +85,7 @@ def keyframe_times(start: float, end: float, segment_seconds: float) -> list[flo
     return times
 
 
-def _x264_args(ladder: Ladder, planned: PlannedRung) -> list[str]:
+def x264_args(ladder: Ladder, planned: PlannedRung) -> list[str]:
     rung = planned.rung
     kbps = rung.bitrate_kbps
     gop = max(1, round(float(planned.fps) * ladder.segment_seconds))
@@ -111,9 +111,14 @@ def encode_chunk(
     rungs: Sequence[PlannedRung],
     ladder: Ladder,
     outputs: Sequence[Path],
+    threads: int = 0,
     on_progress: Progress | None = None,
 ) -> None:
-    """Decode a chunk once and encode it to every rung (``outputs[i]`` is ``rungs[i]``'s file)."""
+    """Decode a chunk once and encode it to every rung (``outputs[i]`` is ``rungs[i]``'s file).
+
+    ``threads`` caps each x264 encoder's threads (0 lets x264 choose). Chunks already run in
+    parallel, so few threads per encoder avoid frame-threading overhead.
+    """
     base = [*filters.normalize(video), filters.fps(video.frame_rate)]
     graph = f"[0:v:0]{','.join(base)},split={len(rungs)}" + "".join(
         f"[s{i}]" for i in range(len(rungs))
@@ -131,7 +136,9 @@ def encode_chunk(
     args += ["-filter_complex", graph]
     for i, (pr, out) in enumerate(zip(rungs, outputs, strict=True)):
         out.parent.mkdir(parents=True, exist_ok=True)
-        args += ["-map", f"[v{i}]", *_x264_args(ladder, pr), "-force_key_frames", forced]
+        args += ["-map", f"[v{i}]", *x264_args(ladder, pr), "-force_key_frames", forced]
+        if threads:
+            args += ["-threads", str(threads)]
         args += ["-fps_mode", "passthrough", "-an", "-f", "mp4", out]
     total = max(chunk.end - chunk.start, 0.001)
     tools.run(

@@ -106,6 +106,8 @@ def probe(path: Path, *, timeout: float = 60.0) -> ProbeResult:
     report = _ffprobe(path, ["-show_format", "-show_streams"], timeout=timeout)
     try:
         fmt = report["format"]
+        if re.fullmatch(r"tty|image2|\w+_pipe", str(fmt["format_name"])):  # text, a lone picture
+            raise InvalidMaster(f"not a video file: {path.name} is a {fmt.get('format_long_name')}")
         streams: list[dict[str, Any]] = report.get("streams", [])
         video = next((s for s in streams if _is_main_video(s)), None)
         if video is None:
@@ -189,7 +191,9 @@ def _is_main_video(stream: dict[str, Any]) -> bool:
 def _video_info(
     path: Path, s: dict[str, Any], packets: list[dict[str, Any]], fallback_duration: float
 ) -> VideoInfo:
-    width, height = int(s["width"]), int(s["height"])
+    width, height = int(s.get("width", 0)), int(s.get("height", 0))
+    if width <= 0 or height <= 0:
+        raise InvalidMaster(f"{path.name}: the video stream does not state its picture size")
     sar = _fraction(s.get("sample_aspect_ratio")) or Fraction(1)
     rotation = _rotation(s)
     display_w, display_h = int(width * sar + Fraction(1, 2)), height

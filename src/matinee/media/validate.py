@@ -5,14 +5,18 @@ Size rule: at most 8192 px on either side (DCI 8K width; also lets a portrait 43
 master through) AND at most 7680x4320 = 33,177,600 pixels (UHD-2 8K), measured on the coded
 frame, which is what the decoder must hold. At least 64 px on every side, coded and displayed.
 
-Truncation (see :func:`check_complete`) is judged with two cheap, decode-free checks:
+Truncation is judged by :func:`probe_and_validate` with two cheap, decode-free checks:
 
-1. MP4/MOV: walk the top-level boxes (a few bytes read per box). A box that claims to end past the
-   end of the file is the exact signature of an interrupted copy, whether the cut fell in the
-   ``mdat`` (faststart files) or in a trailing ``moov``.
-2. Any container: demux, without decoding, the packets of the last few seconds. The file is cut
-   short if ffprobe fails, if a packet comes back flagged corrupt (partially read), or if the data
-   ends more than :data:`_END_SLACK_SECONDS` before the duration the headers declare.
+1. :func:`check_structure`, for MP4/MOV and Matroska/WebM: compare the sizes the container
+   declares with the file size (MP4: walk the top-level boxes, 16 bytes read per box; Matroska:
+   the Segment size in the first 64 bytes). A box or segment that claims to end past the end of
+   the file is the exact signature of an interrupted copy, wherever the cut fell: in the media
+   data of a faststart file, or in (or before) a trailing ``moov`` index.
+2. :func:`check_tail`, for any container: demux, without decoding, the packets of the last few
+   seconds. The file is cut short if ffprobe fails, if a packet comes back flagged corrupt
+   (partially read), or if the data ends more than :data:`_END_SLACK_SECONDS` before the duration
+   the headers declare. MPEG-TS declares no duration, so a TS cut at a packet boundary is just a
+   shorter, valid stream.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ MAX_SIDE = 8192
 MAX_PIXELS = 7680 * 4320
 MIN_SIDE = 64
 MIN_SECONDS = 1.0
-_TAIL_SECONDS = 5.0  # how much of the end to demux; the seek lands on the keyframe before it
+_TAIL_SECONDS = 3.0  # how much of the end to demux; the seek lands on the keyframe before it
 _END_SLACK_SECONDS = 0.5  # muxers round durations; real truncation loses far more, or a packet
 _MP4_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"styp"})
 _EBML_MAGIC = bytes.fromhex("1a45dfa3")
