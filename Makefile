@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test check lint types unit integration e2e bench clean venv dev
+.PHONY: run test check lint types bench clean venv dev
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,15 +16,21 @@ $(DEV_STAMP): pyproject.toml $(STAMP)
 	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]'
 	touch $@
 
+# The browser players (Shaka, hls.js, dash.js) from npm, pinned by the lockfile.
+PLAYERS := web/players/node_modules/.package-lock.json
+$(PLAYERS): web/players/package-lock.json
+	cd web/players && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 venv: $(STAMP)
 dev: $(DEV_STAMP)
 
 ## Install what matinee needs into .venv/, create sample titles and serve them on embedded defaults.
-run: $(STAMP)
+run: $(STAMP) $(PLAYERS)
 	$(VENV)/bin/matinee demo
 
 ## Install everything the tests need (Chromium, npm players, test servers) and run the whole suite.
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) $(PLAYERS)
 	bash scripts/test-deps.sh
 	$(MAKE) lint types
 	$(VENV)/bin/pytest tests

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +9,7 @@ import pytest
 
 from matinee.platform import Platform
 from matinee.settings import Settings
-
-MakePlatform = Callable[..., Platform]
+from matinee.testing.pipeline import MakePlatform
 
 
 @pytest.fixture

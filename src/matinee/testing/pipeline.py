@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from matinee.jobs.models import JobState
 from matinee.platform import Platform, SubtitleFile
+
+# The type of the `make_platform` fixture (tests/conftest.py).
+MakePlatform = Callable[..., Platform]
 
 
 def ingest(
