@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from matinee.db import make_engine, session_factory
-from matinee.jobs.queue import die_with_parent
 from matinee.jobs.store import JobStore
+from matinee.procutil import die_with_parent
 from matinee.storage import ObjectStore, S3Options, open_store
 
 log = logging.getLogger(__name__)

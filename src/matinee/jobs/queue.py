@@ -7,9 +7,7 @@ interface later without changing the pipeline.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
-import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -35,19 +33,6 @@ class Queue(Protocol):
         """Replace workers after one died (the futures of the dead pool are all failed)."""
 
     def shutdown(self) -> None: ...
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGTERM this process when its parent dies, so no orphan keeps encoding after
-    the runner is killed (used for pool workers and for the tools they start)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:  # not Linux: workers are still stopped by the pool on a clean exit
-        return
 
 
 class LocalPoolQueue:

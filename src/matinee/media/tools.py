@@ -10,12 +10,14 @@ import logging
 import re
 import shlex
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from matinee.media.errors import ToolError, ToolTimeout
+from matinee.procutil import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ def run(
     argv = [str(a) for a in args]
     command = shlex.join(argv)
     log.info("running %s: %s", what, command)
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -83,20 +85,21 @@ def run(
         text=True,
         errors="replace",
         cwd=cwd,
-    )
-    try:
-        if on_stderr_line is None:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        else:
-            stdout, stderr = _stream_stderr(proc, on_stderr_line, timeout)
-    except subprocess.TimeoutExpired as exc:
-        stop(proc)
-        raise ToolTimeout(
-            f"{what} took longer than {timeout:g} s and was stopped", command=command
-        ) from exc
-    except BaseException:
-        stop(proc)
-        raise
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only calls prctl; no locks or allocation
+    ) as proc:  # the context closes the pipes whatever happens
+        try:
+            if on_stderr_line is None:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            else:
+                stdout, stderr = _stream_stderr(proc, on_stderr_line, timeout)
+        except subprocess.TimeoutExpired as exc:
+            stop(proc)
+            raise ToolTimeout(
+                f"{what} took longer than {timeout:g} s and was stopped", command=command
+            ) from exc
+        except BaseException:
+            stop(proc)
+            raise
     if proc.returncode != 0:
         detail = _plain_words(stderr)
         raise ToolError(
@@ -110,21 +113,37 @@ def run(
 def _stream_stderr(
     proc: subprocess.Popen[str], on_line: Callable[[str], None], timeout: float | None
 ) -> tuple[str, str]:
-    """Read stderr line by line (ffmpeg's ``-progress pipe:2`` output) while the tool runs."""
-    import threading  # noqa: PLC0415
+    """Read stderr line by line (ffmpeg's ``-progress pipe:2`` output) while the tool runs.
 
+    A watchdog stops the tool at ``timeout``, since reading lines would otherwise block past it.
+    """
     stdout, stderr = proc.stdout, proc.stderr
     if stdout is None or stderr is None:
         raise RuntimeError("tool started without pipes")
     out_chunks: list[str] = []
     reader = threading.Thread(target=lambda: out_chunks.append(stdout.read()), daemon=True)
     reader.start()
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        stop(proc)
+
+    watchdog = threading.Timer(timeout, expire) if timeout else None
+    if watchdog:
+        watchdog.start()
     err_lines: list[str] = []
-    for line in stderr:
-        err_lines.append(line)
-        on_line(line.rstrip("\n"))
-    proc.wait(timeout=timeout)
-    reader.join(timeout=_KILL_GRACE_SECONDS)
+    try:
+        for line in stderr:
+            err_lines.append(line)
+            on_line(line.rstrip("\n"))
+        proc.wait()
+    finally:
+        if watchdog:
+            watchdog.cancel()
+        reader.join(timeout=_KILL_GRACE_SECONDS)
+    if expired.is_set():
+        raise subprocess.TimeoutExpired(proc.args, timeout or 0)
     return "".join(out_chunks), "".join(err_lines)
 
 
