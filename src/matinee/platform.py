@@ -19,6 +19,7 @@ from matinee.db import make_engine, session_factory, upgrade
 from matinee.ingest.pipeline import IngestPipeline
 from matinee.ingest.tasks import execute
 from matinee.ingest.worker import WorkerConfig, init_worker
+from matinee.jobs.errors import JobError
 from matinee.jobs.models import Job
 from matinee.jobs.queue import LocalPoolQueue, Queue
 from matinee.jobs.runner import Runner
@@ -120,6 +121,13 @@ class Platform:
         )
 
     def queue(self) -> Queue:
+        """The queue named by ``MATINEE_QUEUE_URL``; ``local://`` is a process pool here."""
+        scheme = self.settings.queue_url.partition("://")[0]
+        if scheme != "local":
+            raise JobError(
+                f"unsupported queue URL {self.settings.queue_url!r}: "
+                "only local:// (a process pool on this machine) is available"
+            )
         return LocalPoolQueue(
             self.settings.worker_count, execute, init_worker, (self.worker_config(),)
         )
