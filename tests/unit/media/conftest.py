@@ -124,6 +124,25 @@ def raw_h264(media_dir: Path, plain: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def still_image(media_dir: Path, plain: Path) -> Path:
+    """One PNG frame, named like a video."""
+    out = media_dir / "still.mp4"
+    _ffmpeg("-i", plain, "-frames:v", "1", "-c:v", "png", "-f", "image2", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def cover_art(media_dir: Path, plain: Path, still_image: Path) -> Path:
+    """The plain master plus a cover picture stored as a second (attached) video stream."""
+    out = media_dir / "cover.mp4"
+    inputs: list[str | Path] = ["-i", plain, "-f", "png_pipe", "-i", still_image]
+    _ffmpeg(
+        *inputs, "-map", "0", "-map", "1", "-c", "copy", "-disposition:v:1", "attached_pic", out
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
 def empty(media_dir: Path) -> Path:
     out = media_dir / "empty.mp4"
     out.write_bytes(b"")
@@ -164,4 +183,4 @@ def truncated_in_index(plain: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def truncated_matroska(matroska: Path) -> Path:
-    return _cut(matroska, matroska.stat().st_size * 9 // 10, "cut.mkv")
+    return _cut(matroska, matroska.stat().st_size * 6 // 10, "cut.mkv")
