@@ -84,7 +84,12 @@ def work() -> None:
     if not ids:
         console.print("no unfinished jobs")
         return
-    _run_with_progress(platform, ids)
+    if _run_with_progress(platform, ids) is JobState.FAILED:
+        # Exit non-zero, as ``ingest`` does, so a script or service manager sees the failure.
+        for job in (platform.jobs.get(i) for i in ids):
+            if job.state is JobState.FAILED:
+                err.print(f"[bold red]job {job.id} failed:[/] {job.error}")
+        raise typer.Exit(code=1)
 
 
 def _run_with_progress(platform: Platform, ids: list[str]) -> JobState:

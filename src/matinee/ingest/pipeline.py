@@ -14,6 +14,7 @@ from matinee.assets.store import AssetStore
 from matinee.jobs.models import Job
 from matinee.jobs.runner import Results
 from matinee.jobs.store import NewTask
+from matinee.media import ratecontrol
 from matinee.media.ladder import PlannedRung
 from matinee.storage import ObjectStore
 
@@ -27,7 +28,7 @@ def asset_prefix(job_id: str) -> str:
 
 
 class IngestPipeline:
-    stages = ("probe", "split", "encode", "stitch", "finish")
+    stages = ("probe", "split", "analyze", "encode", "stitch", "finish")
 
     def __init__(self, objects: ObjectStore, assets: AssetStore) -> None:
         self._objects = objects
@@ -52,22 +53,25 @@ class IngestPipeline:
                 "segment_seconds": p["segment_seconds"],
             }
             return [NewTask("split", "split", spec)]
+        if stage == "analyze":
+            return self._plan_analyze(job, probed, results["split"]["chunks"])
         if stage == "encode":
-            return self._plan_encode(job, probed, results["split"]["chunks"])
+            return self._plan_encode(job, probed, results)
         if stage == "stitch":
             return self._plan_stitch(job, probed, results)
         if stage == "finish":
             return self._plan_finish(job, probed, results)
         raise ValueError(f"unknown stage {stage}")
 
-    def _plan_encode(
+    def _plan_analyze(
         self, job: Job, probed: dict[str, Any], chunks: list[dict[str, Any]]
     ) -> list[NewTask]:
+        """First passes of every chunk, with audio and subtitles alongside."""
         p, base = job.params, {"job_id": job.id}
         tasks = [
             NewTask(
-                f"encode-{c['index']:04d}",
-                "encode_chunk",
+                f"analyze-{c['index']:04d}",
+                "analyze_chunk",
                 {
                     **base,
                     "probe": probed["probe"],
@@ -94,6 +98,34 @@ class IngestPipeline:
         ]
         tasks += [NewTask(f"subs-{s['name']}", "subtitles", {**base, **s}) for s in p["subtitles"]]
         return tasks
+
+    def _plan_encode(self, job: Job, probed: dict[str, Any], results: Results) -> list[NewTask]:
+        """Second passes, each chunk at the share of every rung's bits its first pass earned."""
+        chunks = results["split"]["chunks"]
+        analyzed = [results[f"analyze-{c['index']:04d}"] for c in chunks]
+        durations = [float(a["duration"]) for a in analyzed]
+        bitrates: list[dict[str, int]] = [{} for _ in chunks]
+        for rung in probed["rungs"]:
+            planned = PlannedRung.from_dict(rung)
+            weights = [float(a["weights"][planned.name]) for a in analyzed]
+            shares = ratecontrol.allocate(planned.bitrate_kbps, weights, durations)
+            for per_chunk, kbps in zip(bitrates, shares, strict=True):
+                per_chunk[planned.name] = kbps
+        return [
+            NewTask(
+                f"encode-{c['index']:04d}",
+                "encode_chunk",
+                {
+                    "job_id": job.id,
+                    "probe": probed["probe"],
+                    "chunk": c,
+                    "rungs": probed["rungs"],
+                    "ladder": job.params["ladder"],
+                    "bitrates": kbps,
+                },
+            )
+            for c, kbps in zip(chunks, bitrates, strict=True)
+        ]
 
     def _plan_stitch(self, job: Job, probed: dict[str, Any], results: Results) -> list[NewTask]:
         encoded = sorted(

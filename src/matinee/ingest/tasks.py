@@ -13,7 +13,7 @@ from typing import Any
 from matinee.errors import MatineeError
 from matinee.ingest.worker import WorkerContext, context
 from matinee.jobs.queue import TaskOutcome
-from matinee.media import encode, package, quality, subtitles, thumbs
+from matinee.media import encode, package, quality, ratecontrol, subtitles, thumbs
 from matinee.media.errors import InvalidLadder, InvalidMaster
 from matinee.media.ladder import Ladder, PlannedRung, plan_ladder
 from matinee.media.probe import ProbeResult
@@ -61,19 +61,62 @@ def split_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
     return {"chunks": out}
 
 
-def encode_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+def _stats_keys(job: str, rung: str, index: int) -> tuple[str, str]:
+    base = f"work/{job}/stats/{rung}/{index:04d}.log"
+    return base, base + ".mbtree"
+
+
+def analyze_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    """First pass of a chunk: x264's statistics per rung, and the chunk's weight per rung."""
     job, c = spec["job_id"], spec["chunk"]
     rungs = [PlannedRung.from_dict(r) for r in spec["rungs"]]
-    ladder = Ladder.parse(spec["ladder"])
+    with ctx.scratch(job, f"analyze-{c['index']}") as tmp:
+        chunk = encode.ChunkFile(c["index"], c["start"], c["end"], ctx.local(c["key"], tmp))
+        prefixes = [tmp / "stats" / f"rung{i}" for i in range(len(rungs))]
+        encode.analyze_chunk(
+            chunk,
+            video=_probe(spec).video,
+            rungs=rungs,
+            ladder=Ladder.parse(spec["ladder"]),
+            stats=prefixes,
+            threads=ctx.config.encoder_threads,
+            on_progress=ctx.progress(task_id),
+        )
+        weights = {}
+        for i, (r, prefix) in enumerate(zip(rungs, prefixes, strict=True)):
+            log = encode.stats_file(prefix, i)
+            log_key, tree_key = _stats_keys(job, r.name, c["index"])
+            ctx.publish(log, log_key)
+            tree = log.with_name(log.name + ".mbtree")
+            if tree.exists():  # fast presets turn the macroblock tree off
+                ctx.publish(tree, tree_key)
+            weights[r.name] = ratecontrol.chunk_weight(log)
+    return {"index": c["index"], "duration": c["end"] - c["start"], "weights": weights}
+
+
+def encode_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
+    """Second pass of a chunk, each rung at this chunk's share of the title's bits."""
+    job, c = spec["job_id"], spec["chunk"]
+    rungs = [PlannedRung.from_dict(r) for r in spec["rungs"]]
     with ctx.scratch(job, f"encode-{c['index']}") as tmp:
         chunk = encode.ChunkFile(c["index"], c["start"], c["end"], ctx.local(c["key"], tmp))
+        prefixes = [tmp / "stats" / f"rung{i}" for i in range(len(rungs))]
+        for i, (r, prefix) in enumerate(zip(rungs, prefixes, strict=True)):
+            log = encode.stats_file(prefix, i)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log_key, tree_key = _stats_keys(job, r.name, c["index"])
+            ctx.store.get_file(log_key, log)
+            if ctx.store.exists(tree_key):
+                ctx.store.get_file(tree_key, log.with_name(log.name + ".mbtree"))
         outs = [tmp / f"{r.name}.mp4" for r in rungs]
         encode.encode_chunk(
             chunk,
             video=_probe(spec).video,
             rungs=rungs,
-            ladder=ladder,
+            ladder=Ladder.parse(spec["ladder"]),
             outputs=outs,
+            stats=prefixes,
+            bitrates=[spec["bitrates"][r.name] for r in rungs],
             threads=ctx.config.encoder_threads,
             on_progress=ctx.progress(task_id),
         )
@@ -166,6 +209,7 @@ def vmaf_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
 TASKS: dict[str, TaskFn] = {
     "probe": probe_task,
     "split": split_task,
+    "analyze_chunk": analyze_chunk_task,
     "encode_chunk": encode_chunk_task,
     "encode_audio": encode_audio_task,
     "subtitles": subtitles_task,

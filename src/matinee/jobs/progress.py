@@ -8,7 +8,8 @@ from matinee.jobs.models import Job, JobState, Task, TaskState
 
 # Share of a job's work in each ingest stage (encoding dominates).
 STAGE_WEIGHTS: Mapping[str, float] = {
-    "probe": 0.02, "split": 0.03, "encode": 0.70, "stitch": 0.05, "finish": 0.20,
+    "probe": 0.02, "split": 0.03, "analyze": 0.20, "encode": 0.50, "stitch": 0.05,
+    "finish": 0.20,
 }  # fmt: skip
 
 

@@ -93,7 +93,17 @@ class Runner:
             for task in self._store.tasks(job_id, stage):
                 if task.state == TaskState.PENDING:
                     self._store.start_task(task.id)
-                    inflight[self._queue.submit(task.id, task.fn, task.spec)] = (task.id, task.name)
+                    try:
+                        future = self._queue.submit(task.id, task.fn, task.spec)
+                    except BrokenProcessPool as exc:
+                        # A worker died while no task was in flight, so no future reported it and
+                        # the pool now refuses work. Fail this task as a dead worker would, so
+                        # the loop below restarts the pool and requeues it with the rest.
+                        future = Future()
+                        future.set_exception(exc)
+                        inflight[future] = (task.id, task.name)
+                        return
+                    inflight[future] = (task.id, task.name)
 
         submit_pending()
         failure: TaskFailed | None = None
@@ -110,12 +120,16 @@ class Runner:
                 if outcome.result is not None:
                     self._store.finish_task(task_id, outcome.result)
                     continue
-                failure = failure or self._failed(task_id, name, outcome)
+                # Record every failure, even after an earlier one ended the stage: a task
+                # left RUNNING in a failed job would look alive forever. The first one is raised.
+                failed = self._failed(task_id, name, outcome)
+                failure = failure or failed
             if broken:  # every future of a broken pool fails: requeue them all on a new pool
                 for task_id, name in list(inflight.values()):
-                    failure = failure or self._failed(
+                    failed = self._failed(
                         task_id, name, TaskOutcome(error="the worker process pool was restarted")
                     )
+                    failure = failure or failed
                 inflight.clear()
                 self._queue.restart()
             if failure is None:

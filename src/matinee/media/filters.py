@@ -24,15 +24,38 @@ _TONEMAP = [
 
 
 def normalize(video: VideoInfo) -> list[str]:
-    """Deinterlace, rotate and tone-map as the master needs; nothing for a clean master."""
+    """Deinterlace, rotate and tone-map as the master needs; for an SDR master that does not
+    state its colours, declare them BT.709 (see :func:`_declare_bt709`)."""
     chain: list[str] = []
     if video.interlaced:
         # bwdif in send_frame mode keeps the frame rate (one output frame per input frame).
         chain.append("bwdif=mode=send_frame:parity=auto:deint=all")
-    chain += _ROTATE.get(video.rotation, [])
+    if video.rotation in _ROTATE:
+        # The pixels are now upright, so the display matrix must go too: ffmpeg copies it onto
+        # an output (it did onto the first rung), and every reader would rotate it again.
+        chain += [*_ROTATE[video.rotation], "sidedata=mode=delete:type=DISPLAYMATRIX"]
     if video.hdr:
         chain += _TONEMAP
+    else:
+        chain += _declare_bt709(video)
     return chain
+
+
+def _declare_bt709(video: VideoInfo) -> list[str]:
+    """Tag (never convert) the colour properties an SDR master leaves unstated as BT.709.
+
+    The encoder tags its output BT.709. Given untagged frames, ffmpeg would "convert" them from
+    its own guess (BT.601) through RGB, which shifts colours and, on a rung at the master's own
+    size, leaves two-line steps in luma that look like interlacing; it would also drop the
+    primaries and transfer tags from the output. Declaring keeps the master's pixels as stored.
+    """
+    stated = {
+        "color_primaries": video.color_primaries,
+        "color_trc": video.color_transfer,
+        "colorspace": video.color_space,
+    }
+    missing = [f"{name}=bt709" for name, value in stated.items() if value is None]
+    return [f"setparams={':'.join(missing)}"] if missing else []
 
 
 def fps(rate: Fraction) -> str:

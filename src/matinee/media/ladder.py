@@ -138,11 +138,16 @@ def fit_box(box_w: int, box_h: int, aspect: Fraction) -> tuple[int, int]:
     return box_w, _even(box_w / aspect)
 
 
+# Rates within 0.1 % are one rate (as probe snaps them): a cap of 29.97 admits 30000/1001.
+_SAME_RATE = Fraction(1001, 1000)
+
+
 def output_fps(source: Fraction, max_fps: float) -> Fraction:
     """Never above the source; above the rung's cap, divide by the smallest whole factor that
     fits (60 -> 30, 59.94 -> 29.97) so frames stay evenly spaced."""
+    cap = Fraction(max_fps).limit_denominator(1001) * _SAME_RATE
     factor = 1
-    while source / factor > Fraction(max_fps).limit_denominator(1001):
+    while source / factor > cap:
         factor += 1
     return source / factor
 

@@ -37,22 +37,47 @@ class PackagedTrack:
     codecs: str | None
 
 
-def _descriptor(item: PackageInput) -> str:
+def descriptors(item: PackageInput) -> list[str]:
+    """Shaka Packager stream descriptors for one input.
+
+    Subtitles are written twice from the same WebVTT: as WebVTT text segments for HLS (the only
+    subtitle form HLS players read) and as WebVTT in fragmented MP4 (``wvtt``) for DASH, the
+    form DASH players read segmented; dash.js cannot load the plain-text segments at all.
+    """
     folder = f"{item.kind}/{item.name}"
-    ext = "vtt" if item.kind == "text" else "m4s"
     fields = [f"in={item.path}", f"stream={item.kind}"]
-    if item.kind != "text":
-        fields.append(f"init_segment={folder}/init.mp4")
+    if item.kind == "text":
+        common = [*fields, *_labels(item)]
+        hls = [
+            *common,
+            f"segment_template={folder}/$Number%05d$.vtt",
+            f"playlist_name={folder}/index.m3u8",
+            "hls_only=1",
+        ]
+        dash = [
+            *common,
+            "format=mp4",
+            f"init_segment={folder}/init.mp4",
+            f"segment_template={folder}/$Number%05d$.m4s",
+            "dash_only=1",
+        ]
+        return [",".join(hls), ",".join(dash)]
     fields += [
-        f"segment_template={folder}/$Number%05d$.{ext}",
+        f"init_segment={folder}/init.mp4",
+        f"segment_template={folder}/$Number%05d$.m4s",
         f"playlist_name={folder}/index.m3u8",
     ]
-    if item.kind in ("audio", "text"):
-        lang = item.language or "und"
-        group = "audio" if item.kind == "audio" else "subs"
-        label = LANGUAGE_NAMES.get(lang, lang)
-        fields += [f"language={lang}", f"hls_group_id={group}", f"hls_name={label}"]
-    return ",".join(fields)
+    if item.kind == "audio":
+        fields += _labels(item)
+    return [",".join(fields)]
+
+
+def _labels(item: PackageInput) -> list[str]:
+    """Language, HLS group and display name of an audio or subtitle track."""
+    lang = item.language or "und"
+    group = "audio" if item.kind == "audio" else "subs"
+    label = LANGUAGE_NAMES.get(lang, lang)
+    return [f"language={lang}", f"hls_group_id={group}", f"hls_name={label}"]
 
 
 def package(
@@ -60,7 +85,8 @@ def package(
 ) -> list[PackagedTrack]:
     """Write the package into ``out_dir`` (manifests at its root, one folder per track)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    args: list[str | Path] = [tools.binaries().packager, *(_descriptor(i) for i in inputs)]
+    args: list[str | Path] = [tools.binaries().packager]
+    args += [d for i in inputs for d in descriptors(i)]
     args += [
         "--segment_duration", f"{segment_seconds:g}",
         "--hls_master_playlist_output", HLS_MASTER,

@@ -23,6 +23,9 @@ def to_webvtt(source: Path, out: Path) -> Path:
         tools.run(args, what=f"convert subtitles {source.name}")
     except ToolError as exc:
         raise InvalidMaster(f"subtitles {source.name!r} could not be read: {exc.detail}") from exc
-    if not out.read_text(encoding="utf-8", errors="replace").startswith("WEBVTT"):
+    text = out.read_text(encoding="utf-8", errors="replace")
+    # A file ffmpeg reads without finding one cue gives a bare "WEBVTT" header, which the
+    # packager later rejects with an unreadable END_OF_STREAM error: reject it here instead.
+    if not text.startswith("WEBVTT") or "-->" not in text:
         raise InvalidMaster(f"subtitles {source.name!r} produced no WebVTT cues")
     return out
