@@ -82,7 +82,8 @@ def make_source(seconds: float) -> Path:
 
 
 def reference(source: Path, ladder: Ladder, out_dir: Path) -> list[Path]:
-    """The hand-written command: decode once, split, scale and encode every rung, plus audio."""
+    """The hand-written command, run twice as x264 two-pass needs: decode once, split, scale
+    and encode every rung (pass 1 to statistics only, pass 2 to files, plus audio)."""
     video = probe(source).video
     rungs = plan_ladder(ladder, video)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,18 +94,19 @@ def reference(source: Path, ladder: Ladder, out_dir: Path) -> list[Path]:
         if r.fps != video.frame_rate:
             branch.insert(0, filters.fps(r.fps))
         graph += f";[s{i}]{','.join(branch)}[v{i}]"
-    args: list[str | Path] = [tools.binaries().ffmpeg, "-hide_banner", "-nostdin", "-y"]
-    args += ["-v", "error", "-i", source, "-filter_complex", graph]
-    outs = []
-    for i, r in enumerate(rungs):
-        out = out_dir / f"{r.name}.mp4"
-        outs.append(out)
-        args += ["-map", f"[v{i}]", *x264_args(ladder, r)]
-        args += ["-force_key_frames", f"expr:gte(t,n_forced*{ladder.segment_seconds:g})"]
-        args += ["-an", out]
-    args += ["-map", "0:a:0", "-c:a", "aac", "-b:a", f"{ladder.audio_bitrate_kbps}k"]
-    args += ["-ac", "2", "-vn", out_dir / "audio.mp4"]
-    tools.run(args, what="reference ladder encode")
+    outs = [out_dir / f"{r.name}.mp4" for r in rungs]
+    for n in (1, 2):
+        args: list[str | Path] = [tools.binaries().ffmpeg, "-hide_banner", "-nostdin", "-y"]
+        args += ["-v", "error", "-i", source, "-filter_complex", graph]
+        for i, (r, out) in enumerate(zip(rungs, outs, strict=True)):
+            args += ["-map", f"[v{i}]", *x264_args(ladder, r)]
+            args += ["-force_key_frames", f"expr:gte(t,n_forced*{ladder.segment_seconds:g})"]
+            args += ["-pass", str(n), "-passlogfile", out_dir / f"rung{i}", "-an"]
+            args += ["-f", "null", "-"] if n == 1 else [out]
+        if n == 2:
+            args += ["-map", "0:a:0", "-c:a", "aac", "-b:a", f"{ladder.audio_bitrate_kbps}k"]
+            args += ["-ac", "2", "-vn", out_dir / "audio.mp4"]
+        tools.run(args, what=f"reference ladder encode, pass {n}")
     return outs
 
 
