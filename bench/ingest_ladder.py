@@ -87,7 +87,10 @@ def reference(source: Path, ladder: Ladder, out_dir: Path) -> list[Path]:
     video = probe(source).video
     rungs = plan_ladder(ladder, video)
     out_dir.mkdir(parents=True, exist_ok=True)
-    graph = f"[0:v:0]{filters.fps(video.frame_rate)},split={len(rungs)}"
+    # The same normalization matinee applies (for this master: declaring its unstated colours
+    # BT.709, so scaling keeps its pixels instead of converting them from a BT.601 guess).
+    graph = f"[0:v:0]{','.join([*filters.normalize(video), filters.fps(video.frame_rate)])}"
+    graph += f",split={len(rungs)}"
     graph += "".join(f"[s{i}]" for i in range(len(rungs)))
     for i, r in enumerate(rungs):
         branch = filters.scale(r.width, r.height)
@@ -101,7 +104,8 @@ def reference(source: Path, ladder: Ladder, out_dir: Path) -> list[Path]:
         for i, (r, out) in enumerate(zip(rungs, outs, strict=True)):
             args += ["-map", f"[v{i}]", *x264_args(ladder, r)]
             args += ["-force_key_frames", f"expr:gte(t,n_forced*{ladder.segment_seconds:g})"]
-            args += ["-pass", str(n), "-passlogfile", out_dir / f"rung{i}", "-an"]
+            args += ["-pass", str(n), "-passlogfile", out_dir / f"rung{i}"]
+            args += ["-fps_mode", "passthrough", "-an"]
             args += ["-f", "null", "-"] if n == 1 else [out]
         if n == 2:
             args += ["-map", "0:a:0", "-c:a", "aac", "-b:a", f"{ladder.audio_bitrate_kbps}k"]
