@@ -40,7 +40,14 @@ class IngestPipeline:
         if stage == "probe":
             return [
                 NewTask(
-                    "probe", "probe", {**base, "master_key": p["master_key"], "ladder": p["ladder"]}
+                    "probe",
+                    "probe",
+                    {
+                        **base,
+                        "master_key": p["master_key"],
+                        "master_name": p.get("master_name"),
+                        "ladder": p["ladder"],
+                    },
                 )
             ]
         probed = results["probe"]

@@ -31,7 +31,11 @@ def _probe(spec: Spec) -> ProbeResult:
 
 def probe_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
     with ctx.scratch(spec["job_id"], "probe") as tmp:
-        result = probe_and_validate(ctx.local(spec["master_key"], tmp))
+        master = ctx.local(spec["master_key"], tmp)
+        # Probe it under the name the user uploaded, so errors speak of their file.
+        named = tmp / Path(spec.get("master_name") or master.name).name
+        named.symlink_to(master.resolve())
+        result = probe_and_validate(named)
     ladder = Ladder.parse(spec["ladder"])
     rungs = plan_ladder(ladder, result.video)
     return {

@@ -56,7 +56,10 @@ def _plain_words(stderr: str) -> str:
     """The last meaningful lines of a tool's stderr, with progress noise dropped."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     # ffmpeg's -progress output (key=value lines) and its banner are noise, not the error.
-    noise = re.compile(r"^([a-z_0-9]+=\S*$|frame=|size=|\s*Stream #|\s*Metadata:|Press \[q\])")
+    # Shaka Packager's info/warning log lines (glog's "I1124 05:58:10.5 ..." prefix) likewise.
+    noise = re.compile(
+        r"^([a-z_0-9]+=\S*$|frame=|size=|\s*Stream #|\s*Metadata:|Press \[q\]|[IW]\d{4} )"
+    )
     useful = [ln for ln in lines if not noise.match(ln)]
     return "\n".join(useful[-_STDERR_TAIL_LINES:])
 

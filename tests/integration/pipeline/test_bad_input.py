@@ -93,6 +93,8 @@ def test_a_bad_master_fails_once_in_plain_words_and_is_kept(
     assert state is JobState.FAILED
     error = platform.jobs.get(job_id).error or ""
     assert BAD_MASTERS[kind][1] in error
+    if kind in ("zero-byte", "text"):  # these errors name the file: the user's, not the copy's
+        assert master.name in error
     assert "Traceback" not in error
     assert not re.search(r"\b\w+(Error|Exception): ", error)  # no Python exception names
     # Bad input is not retried, and the job stops at the probe.

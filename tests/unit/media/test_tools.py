@@ -59,3 +59,16 @@ def test_streaming_mode_also_honours_the_timeout() -> None:
     with pytest.raises(ToolTimeout):
         tools.run([sys.executable, "-c", script], what="slow", timeout=0.5, on_stderr_line=print)
     assert time.monotonic() - start < 10
+
+
+def test_packager_info_lines_are_not_mistaken_for_the_error() -> None:
+    script = (
+        "import sys\n"
+        "print('I1124 05:58:10.549771 7451 demuxer.cc:159] Initialize Demuxer', file=sys.stderr)\n"
+        "print('E1124 05:58:10.6 7451 packager_main.cc:678] Packaging Error: 6', file=sys.stderr)\n"
+        "sys.exit(1)"
+    )
+    with pytest.raises(ToolError) as info:
+        tools.run([sys.executable, "-c", script], what="package")
+    assert "Packaging Error: 6" in info.value.detail
+    assert "Initialize Demuxer" not in info.value.detail
