@@ -145,7 +145,8 @@ def subtitles_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, An
     with ctx.scratch(job, f"subs-{name}") as tmp:
         src = ctx.local(spec["key"], tmp)
         # ffmpeg picks the reader by suffix; the name (language-n) shows in error messages.
-        named = tmp / f"{name}{Path(spec['key']).suffix}"
+        named = tmp / "sidecar" / f"{name}{Path(spec['key']).suffix}"
+        named.parent.mkdir()
         named.symlink_to(src.resolve())
         out = subtitles.to_webvtt(named, tmp / f"{name}.vtt")
         return {"key": ctx.publish(out, f"work/{job}/text/{name}.vtt")}
