@@ -3,11 +3,6 @@ their inputs from the bucket and upload what they make, and the package lands in
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +12,7 @@ from matinee.platform import Platform
 from matinee.storage import S3Options, open_store
 from matinee.testing.pipeline import ingest
 
-from ..storage.conftest import create_bucket, free_port
+from ..conftest import create_bucket
 from .conftest import PIPELINE_SETTINGS, MakePlatform, keys_under
 
 pytestmark = pytest.mark.slow
@@ -26,45 +21,14 @@ START_SECONDS = 30.0
 PREFIX = "media/library"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto S3 server on a free port of 127.0.0.1, as the storage contract tests run it."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            assert server.poll() is None, log_path.read_text(errors="replace")
-            assert time.monotonic() < deadline, f"moto did not listen within {START_SECONDS} s"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def test_ingest_publishes_the_package_to_s3(
-    make_platform: MakePlatform, s3_endpoint: str, short_master: Path
+    make_platform: MakePlatform, moto_endpoint: str, short_master: Path
 ) -> None:
-    bucket = create_bucket(s3_endpoint)
+    bucket = create_bucket(moto_endpoint)
     platform: Platform = make_platform(
         **PIPELINE_SETTINGS,
         storage_url=f"s3://{bucket}/{PREFIX}",
-        s3_endpoint=s3_endpoint,
+        s3_endpoint=moto_endpoint,
         s3_access_key_id="test",
         s3_secret_access_key="test",
         s3_region="us-east-1",
@@ -90,7 +54,7 @@ def test_ingest_publishes_the_package_to_s3(
     # Seen from the bucket's root: everything is under the configured prefix, the master kept.
     root = open_store(
         f"s3://{bucket}",
-        S3Options(endpoint=s3_endpoint, access_key_id="test", secret_access_key="test"),
+        S3Options(endpoint=moto_endpoint, access_key_id="test", secret_access_key="test"),
     )
     everything = keys_under(root, "")
     assert everything

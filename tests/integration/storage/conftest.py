@@ -1,77 +1,18 @@
 """The ``store`` fixture: every contract test runs against the local directory and real S3 API.
 
-The S3 API is a moto standalone server, started once per session as a subprocess on a free
-port of 127.0.0.1; each test gets a fresh bucket.
+The S3 API is the session's moto server (``moto_endpoint`` in tests/integration/conftest.py);
+each test gets a fresh bucket.
 """
 
 from __future__ import annotations
 
-import http.client
-import socket
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from matinee.storage import ObjectStore, S3Options, open_store
 
-MOTO_START_SECONDS = 30.0
-STOP_GRACE_SECONDS = 5.0
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + MOTO_START_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log = log_path.read_text(errors="replace")
-            raise RuntimeError(f"moto server exited with {proc.returncode}:\n{log}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            time.sleep(0.1)
-        else:
-            return
-    raise RuntimeError(f"moto server did not listen on port {port} within {MOTO_START_SECONDS} s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate, then kill, then wait."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The endpoint URL of a moto S3 server running for this session."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_port(proc, port, log_path)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(proc)
+from ..conftest import create_bucket
 
 
 def s3_options(endpoint: str, *, max_retries: int = 1) -> S3Options:
@@ -82,21 +23,6 @@ def s3_options(endpoint: str, *, max_retries: int = 1) -> S3Options:
         secret_access_key="testing",
         max_retries=max_retries,
     )
-
-
-def create_bucket(endpoint: str) -> str:
-    """Create a fresh bucket on the moto server and return its name (moto skips auth)."""
-    bucket = f"matinee-{uuid.uuid4().hex[:12]}"
-    conn = http.client.HTTPConnection(endpoint.removeprefix("http://"), timeout=10)
-    try:
-        conn.request("PUT", f"/{bucket}")
-        response = conn.getresponse()
-        body = response.read()
-    finally:
-        conn.close()
-    if response.status != 200:
-        raise RuntimeError(f"could not create bucket {bucket}: {response.status} {body!r}")
-    return bucket
 
 
 @pytest.fixture

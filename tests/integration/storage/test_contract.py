@@ -22,7 +22,8 @@ from matinee.storage import (
 )
 from matinee.storage.obstore_store import PART_SIZE
 
-from .conftest import free_port, s3_options
+from ..conftest import free_port
+from .conftest import s3_options
 
 MiB = 1024 * 1024
 # Several parts long, so uploads go multipart; large enough that holding it whole would show.
