@@ -70,13 +70,20 @@ def _stats_keys(job: str, rung: str, index: int) -> tuple[str, str]:
     return base, base + ".mbtree"
 
 
+def _chunk_inputs(
+    ctx: WorkerContext, c: dict[str, Any], rungs: int, tmp: Path
+) -> tuple[encode.ChunkFile, list[Path]]:
+    """The chunk as a local file, and where each rung's x264 statistics live in scratch."""
+    chunk = encode.ChunkFile(c["index"], c["start"], c["end"], ctx.local(c["key"], tmp))
+    return chunk, [tmp / "stats" / f"rung{i}" for i in range(rungs)]
+
+
 def analyze_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
     """First pass of a chunk: x264's statistics per rung, and the chunk's weight per rung."""
     job, c = spec["job_id"], spec["chunk"]
     rungs = [PlannedRung.from_dict(r) for r in spec["rungs"]]
     with ctx.scratch(job, f"analyze-{c['index']}") as tmp:
-        chunk = encode.ChunkFile(c["index"], c["start"], c["end"], ctx.local(c["key"], tmp))
-        prefixes = [tmp / "stats" / f"rung{i}" for i in range(len(rungs))]
+        chunk, prefixes = _chunk_inputs(ctx, c, len(rungs), tmp)
         encode.analyze_chunk(
             chunk,
             video=_probe(spec).video,
@@ -103,8 +110,7 @@ def encode_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str,
     job, c = spec["job_id"], spec["chunk"]
     rungs = [PlannedRung.from_dict(r) for r in spec["rungs"]]
     with ctx.scratch(job, f"encode-{c['index']}") as tmp:
-        chunk = encode.ChunkFile(c["index"], c["start"], c["end"], ctx.local(c["key"], tmp))
-        prefixes = [tmp / "stats" / f"rung{i}" for i in range(len(rungs))]
+        chunk, prefixes = _chunk_inputs(ctx, c, len(rungs), tmp)
         for i, (r, prefix) in enumerate(zip(rungs, prefixes, strict=True)):
             log = encode.stats_file(prefix, i)
             log.parent.mkdir(parents=True, exist_ok=True)
