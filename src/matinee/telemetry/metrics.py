@@ -202,6 +202,11 @@ class Registry:
         mid = MetricId.of(name, tags)
         return self._get(Timer, mid, lambda: Timer(mid, self.clock))
 
+    def remove(self, meter_id: MetricId) -> bool:
+        """Forget a meter (e.g. one tagged with an instance that is gone); True if it existed."""
+        with self._lock:
+            return self._meters.pop(meter_id, None) is not None
+
     def meters(self) -> list[Meter]:
         with self._lock:
             return list(self._meters.values())
