@@ -256,8 +256,8 @@ def db_upgrade() -> None:
 
 @app.command()
 def serve() -> None:
-    """Serve the web page that lists and plays titles (embedded defaults)."""
-    from matinee.web.server import serve as run_server  # noqa: PLC0415
+    """Serve the platform as one process (the monolith): the page that lists and plays titles."""
+    from matinee.runtime.monolith import serve as run_server  # noqa: PLC0415
 
     run_server(_platform())
 
@@ -267,8 +267,8 @@ def demo(
     force: Annotated[bool, typer.Option(help="Make and ingest the samples again.")] = False,
 ) -> None:
     """Make a few sample titles, ingest them, then serve them (what `make run` does)."""
+    from matinee.runtime.monolith import serve as run_server  # noqa: PLC0415
     from matinee.web.demo import ensure_samples  # noqa: PLC0415
-    from matinee.web.server import serve as run_server  # noqa: PLC0415
 
     platform = _platform()
     ids = ensure_samples(platform, force=force)

@@ -1,8 +1,9 @@
 """The root of matinee's error tree.
 
 Each package defines its own subtree (``storage.errors``, ``media.errors``, ``jobs.errors``).
-Foreign errors are converted where they enter (``raise X(...) from exc``); HTTP mapping lives
-in one place (``matinee.web.errors``).
+Foreign errors are converted where they enter (``raise X(...) from exc``). Each service maps
+its errors to HTTP statuses in its spec (``services/<name>/errors.py``) and the runtime renders
+them (``runtime/app.py``); failures of calls between services map in ``gateway/errors.py``.
 """
 
 

@@ -15,9 +15,9 @@ import uvicorn
 from matinee.jobs.models import JobState
 from matinee.media.samples import SampleSpec, make_sample
 from matinee.platform import Platform
+from matinee.runtime.monolith import Monolith
 from matinee.testing.pipeline import MakePlatform, ingest
 from matinee.testing.players import chromium
-from matinee.web.server import create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -36,7 +36,12 @@ def served(make_platform: MakePlatform, tmp_path: Path) -> Iterator[tuple[Platfo
     assert state is JobState.SUCCEEDED
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            Monolith(platform.settings, platform=platform),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

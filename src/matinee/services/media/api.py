@@ -1,8 +1,6 @@
-"""A small web app: lists published titles and plays them with Shaka Player.
-
-Media is served from the object store: in place from a local directory (with byte ranges), or
-streamed from S3.
-"""
+"""The media service's routes: the page that lists and plays titles, the assets API, packaged
+media from the object store (in place from a local directory with byte ranges, or streamed
+from S3), and the browser players' builds."""
 
 from __future__ import annotations
 
@@ -10,14 +8,14 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 
 from matinee.platform import Platform
-from matinee.web import errors
 from matinee.web.page import PAGE
 
-PLAYERS = Path(__file__).resolve().parents[3] / "web" / "players" / "node_modules"
+# This file is src/matinee/services/media/api.py in a checkout; the npm players sit beside src.
+PLAYERS = Path(__file__).resolve().parents[4] / "web" / "players" / "node_modules"
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".mpd": "application/dash+xml",
@@ -33,15 +31,14 @@ def content_type(key: str) -> str:
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
-def create_app(platform: Platform) -> FastAPI:
-    app = FastAPI(title="matinee", version="0.1.0")
-    errors.install(app)
+def router(platform: Platform, players: Path = PLAYERS) -> APIRouter:
+    api = APIRouter(tags=["media"])
 
-    @app.get("/", response_class=HTMLResponse)
+    @api.get("/", response_class=HTMLResponse)
     def index() -> str:
         return PAGE
 
-    @app.get("/api/assets")
+    @api.get("/api/assets")
     def list_assets() -> list[dict[str, Any]]:
         return [
             {
@@ -67,15 +64,14 @@ def create_app(platform: Platform) -> FastAPI:
             for a in platform.assets.all()
         ]
 
-    @app.get("/media/{key:path}")
+    @api.get("/media/{key:path}")
     def media(key: str) -> Response:
         if not key.startswith("assets/"):
             raise HTTPException(404, "only packaged assets are served")
         headers = {"Access-Control-Allow-Origin": "*"}
         path = platform.objects.local_path(key)
         if path is not None:
-            info = platform.objects.head(key)  # raises ObjectNotFound -> 404
-            del info
+            platform.objects.head(key)  # raises ObjectNotFound -> 404
             return FileResponse(path, media_type=content_type(key), headers=headers)
         info = platform.objects.head(key)
         headers["Content-Length"] = str(info.size)
@@ -83,19 +79,11 @@ def create_app(platform: Platform) -> FastAPI:
             platform.objects.iter_bytes(key), media_type=content_type(key), headers=headers
         )
 
-    @app.get("/players/{path:path}")
-    def players(path: str) -> FileResponse:
-        target = (PLAYERS / path).resolve()
-        if not target.is_relative_to(PLAYERS) or not target.is_file():
+    @api.get("/players/{path:path}")
+    def player_file(path: str) -> FileResponse:
+        target = (players / path).resolve()
+        if not target.is_relative_to(players) or not target.is_file():
             raise HTTPException(404, "no such player file")
         return FileResponse(target)
 
-    return app
-
-
-def serve(platform: Platform) -> None:
-    import uvicorn  # noqa: PLC0415
-
-    settings = platform.settings
-    print(f"matinee is serving on http://{settings.host}:{settings.port}/")
-    uvicorn.run(create_app(platform), host=settings.host, port=settings.port, log_level="warning")
+    return api

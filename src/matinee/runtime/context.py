@@ -1,0 +1,192 @@
+"""What a service instance is given: its context, and the process-wide pieces it shares.
+
+A :class:`Node` is one OS process's shared pieces (settings, clock, metrics, the time-series
+store, one transport). :func:`build_context` makes a :class:`ServiceContext` for one instance
+on a node: its own discovery client (which registers it), its own dependencies (breakers are
+per caller, as Hystrix's are per JVM) and its own clients. In the monolith every instance shares
+the in-process transport; in a fleet each process has one node and one instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal
+
+from matinee.clock import Clock, SystemClock
+from matinee.discovery.balancer import LoadBalancer, Rule
+from matinee.discovery.client import DiscoveryClient
+from matinee.discovery.config import DiscoveryConfig
+from matinee.discovery.models import DEFAULT_ZONE, InstanceInfo
+from matinee.gateway.config import GatewayConfig
+from matinee.resilience.dependency import Dependencies, DependencyConfig
+from matinee.runtime.client import Balancer, ClientConfig, Clients
+from matinee.runtime.transport import HttpClientConfig, Transport
+from matinee.settings import Settings
+from matinee.telemetry.metrics import Registry
+from matinee.telemetry.series import SeriesStore
+
+if TYPE_CHECKING:
+    from matinee.platform import Platform
+
+Topology = Literal["monolith", "fleet"]
+
+
+@dataclass(frozen=True)
+class LimitConfig:
+    """The server's adaptive concurrency limit (Gradient2); ``enabled=False`` turns it off."""
+
+    enabled: bool = True
+    initial: int = 20
+    min: int = 20
+    max: int = 500
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """How instances run. The fleet-only fields (ports, grace) are ignored by the monolith.
+
+    * ``drain_timeout``: how long a stopping instance waits for requests in flight;
+    * ``deregister_grace``: how long it keeps serving after leaving discovery, so callers'
+      caches (refreshed every ``discovery.registry_fetch_interval``) stop choosing it first;
+    * ``balancer_skip_seconds``: how long a caller skips an instance it could not reach;
+    * ``identity_key``: the key the gateway signs identities with and services verify them
+      with; every process of a fleet needs the same one (None: a random key per process).
+    """
+
+    topology: Topology = "monolith"
+    zone: str = DEFAULT_ZONE
+    host: str = "127.0.0.1"
+    drain_timeout: float = 10.0
+    deregister_grace: float = 0.0
+    series_step: float = 10.0
+    balancer_rule: Rule = "round_robin"
+    balancer_skip_seconds: float = 30.0
+    limit: LimitConfig = field(default_factory=LimitConfig)
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    dependencies: dict[str, DependencyConfig] = field(default_factory=dict)
+    default_dependency: DependencyConfig = field(default_factory=DependencyConfig)
+    client: ClientConfig = field(default_factory=ClientConfig)
+    http: HttpClientConfig = field(default_factory=HttpClientConfig)
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    identity_key: bytes | None = None
+
+
+class Node:
+    """One process's shared pieces. The owner (monolith, instance) closes the transport."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: RuntimeConfig,
+        transport: Transport,
+        *,
+        clock: Clock | None = None,
+        metrics: Registry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.transport = transport
+        self.clock: Clock = clock or SystemClock()
+        self.metrics = metrics or Registry(self.clock)
+        self.series = SeriesStore(self.metrics, step=config.series_step, clock=self.clock)
+
+
+@dataclass
+class ServiceContext:
+    """Everything a service's ``build`` may use. Never says which topology it runs in.
+
+    ``build`` may also :meth:`add_lifespan` for what must run while the instance lives.
+    """
+
+    service: str
+    instance_id: str
+    zone: str
+    settings: Settings
+    config: RuntimeConfig
+    clock: Clock
+    metrics: Registry
+    series: SeriesStore
+    transport: Transport
+    discovery: DiscoveryClient
+    dependencies: Dependencies
+    clients: Clients
+    platform_override: Platform | None = None
+    lifespans: list[Callable[[], AbstractAsyncContextManager[None]]] = field(default_factory=list)
+
+    def add_lifespan(self, lifespan: Callable[[], AbstractAsyncContextManager[None]]) -> None:
+        """Run ``lifespan`` around the instance's life: entered before it registers with
+        discovery, exited after it drained (background loops, pools, ...)."""
+        self.lifespans.append(lifespan)
+
+    @cached_property
+    def platform(self) -> Platform:
+        """matinee's domain parts (stores, object store) built from settings, on first use."""
+        if self.platform_override is not None:
+            return self.platform_override
+        from matinee.platform import Platform  # noqa: PLC0415 - only services that use it pay
+
+        return Platform(self.settings)
+
+
+def build_context(
+    service: str,
+    node: Node,
+    *,
+    instance_id: str,
+    host: str,
+    port: int,
+    platform: Platform | None = None,
+) -> ServiceContext:
+    """The context of one instance of ``service``, reachable at ``http://host:port``."""
+    cfg = node.config
+    info = InstanceInfo.for_service(
+        service,
+        instance_id,
+        host,
+        port,
+        zone=cfg.zone,
+        renewal_interval=cfg.discovery.renewal_interval,
+        lease_duration=cfg.discovery.lease_duration,
+    )
+    discovery = DiscoveryClient(
+        cfg.discovery, node.transport.request, node.clock, node.metrics, self_info=info
+    )
+    dependencies = Dependencies(node.clock, node.metrics, cfg.dependencies, cfg.default_dependency)
+
+    def balancer(app: str) -> Balancer:
+        return LoadBalancer(
+            discovery,
+            app,
+            clock=node.clock,
+            zone=cfg.zone,
+            rule=cfg.balancer_rule,
+            skip_seconds=cfg.balancer_skip_seconds,
+            metrics=node.metrics,
+        )
+
+    clients = Clients(
+        balancer,
+        dependencies,
+        node.transport,
+        metrics=node.metrics,
+        caller=service,
+        config=cfg.client,
+    )
+    return ServiceContext(
+        service=service,
+        instance_id=instance_id,
+        zone=cfg.zone,
+        settings=node.settings,
+        config=cfg,
+        clock=node.clock,
+        metrics=node.metrics,
+        series=node.series,
+        transport=node.transport,
+        discovery=discovery,
+        dependencies=dependencies,
+        clients=clients,
+        platform_override=platform,
+    )
