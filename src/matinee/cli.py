@@ -277,6 +277,90 @@ def demo(
     run_server(platform)
 
 
+@app.command()
+def up(
+    topology: Annotated[
+        str | None, typer.Option(help="monolith (one process) or fleet (N processes per service).")
+    ] = None,
+    replicas: Annotated[
+        int | None, typer.Option(min=1, help="Instances per service in a fleet.")
+    ] = None,
+) -> None:
+    """Start the platform: the monolith by default, or a local fleet. Ctrl-C stops it cleanly."""
+    overrides: dict[str, object] = {}
+    if topology is not None:
+        if topology not in ("monolith", "fleet"):
+            raise typer.BadParameter(f"{topology!r}: choose monolith or fleet")
+        overrides["topology"] = topology
+    if replicas is not None:
+        overrides["replicas"] = replicas
+    settings = Settings().model_copy(update=overrides)
+    try:
+        if settings.topology == "fleet":
+            _up_fleet(settings)
+        else:
+            _up_monolith(settings)
+    except MatineeError as exc:
+        raise _fail(exc) from exc
+
+
+def _up_monolith(settings: Settings) -> None:
+    from matinee.fleet.up import write_monolith_state  # noqa: PLC0415
+    from matinee.runtime.monolith import serve as run_monolith  # noqa: PLC0415
+
+    platform = Platform(settings)
+    state = write_monolith_state(settings)
+    try:
+        run_monolith(platform)
+    finally:
+        state.unlink(missing_ok=True)
+
+
+def _up_fleet(settings: Settings) -> None:
+    from matinee.fleet.supervisor import InstanceRecord  # noqa: PLC0415
+    from matinee.fleet.up import run_fleet  # noqa: PLC0415
+
+    def ready(records: list[InstanceRecord]) -> None:
+        table = Table("service", "instance", "port", "zone", "pid", title="fleet is up")
+        for r in records:
+            table.add_row(r.service, r.instance_id, str(r.port), r.zone, str(r.pid))
+        console.print(table)
+        console.print(
+            f"front door: http://{settings.host}:{settings.port}/  (Ctrl-C stops the fleet; "
+            f"logs in {settings.data_dir / 'logs'})"
+        )
+
+    console.print(f"starting a fleet of {settings.replicas} instance(s) per service ...")
+    run_fleet(settings, on_ready=ready)
+    console.print("fleet stopped")
+
+
+@app.command()
+def status() -> None:
+    """Show every running instance: service, port, zone, pid, restarts and health."""
+    from matinee.fleet.up import status as fleet_status  # noqa: PLC0415
+
+    settings = Settings()
+    found = fleet_status(settings)
+    if not found:
+        console.print("nothing is running: start it with `matinee up`")
+        raise typer.Exit(code=1)
+    table = Table("service", "instance", "port", "zone", "pid", "restarts", "health")
+    for s in found:
+        r = s.record
+        color = "green" if s.health == "ready" else "yellow" if s.health == "starting" else "red"
+        table.add_row(
+            r.service,
+            r.instance_id,
+            str(r.port),
+            r.zone,
+            str(r.pid),
+            str(r.restarts),
+            f"[{color}]{s.health}[/]",
+        )
+    console.print(table)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,7 +51,39 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    port: int = Field(
+        default=8000, ge=1, le=65535, description="The front door (the gateway's first port)"
+    )
+    # The backbone: topology, fleet shape, discovery, the runtime's structured config.
+    topology: Literal["monolith", "fleet"] = Field(
+        default="monolith", description="monolith: one process; fleet: N processes per service"
+    )
+    replicas: int = Field(default=2, ge=1, description="Instances per service in a fleet")
+    zone: str = Field(default="zone-a", description="This process's availability zone")
+    zones: str = Field(
+        default="zone-a,zone-b", description="Zones a fleet spreads each service's instances over"
+    )
+    registry_port: int = Field(default=8761, ge=1, le=65535, description="First registry peer")
+    registry_peers: int = Field(default=2, ge=1, description="Registry peers in a fleet")
+    base_port: int = Field(
+        default=8100, ge=1, le=65535, description="First port of the fleet's service instances"
+    )
+    identity_key: str | None = Field(
+        default=None,
+        description="Key the gateway signs identities with; default: <data_dir>/identity.key",
+    )
+    runtime_config: Path | None = Field(
+        default=None,
+        description="TOML with [discovery], [gateway], [dependencies.NAME], [limit] tables",
+    )
+    drain_timeout: float = Field(default=10.0, ge=0, description="Seconds to finish requests")
+    deregister_grace: float = Field(
+        default=0.0, ge=0, description="Seconds an instance serves after leaving discovery"
+    )
+    fault_injection: bool = Field(
+        default=False, description="Expose /faults on every instance (failure-injection tests)"
+    )
+    log_level: str = "INFO"
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -64,6 +97,14 @@ class Settings(BaseSettings):
     def work_dir(self) -> Path:
         """Scratch space for a worker's temporary files (never the system of record)."""
         return self.data_dir / "work"
+
+    @property
+    def zone_list(self) -> list[str]:
+        return [z.strip() for z in self.zones.split(",") if z.strip()] or [self.zone]
+
+    @property
+    def fleet_state_path(self) -> Path:
+        return self.data_dir / "run" / "fleet.json"
 
     @property
     def worker_count(self) -> int:

@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -93,11 +93,13 @@ class Supervisor:
         self._stopping = False
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, services: Collection[str] | None = None) -> None:
+        """Spawn the instances of ``services`` (default: every one not started yet)."""
         self._log_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
             for slot in self._slots:
-                self._spawn(slot)
+                if slot.process is None and (services is None or slot.spec.service in services):
+                    self._spawn(slot)
             self._write_state()
 
     def run(self, stop: threading.Event, interval: float = 0.25) -> None:
@@ -134,21 +136,32 @@ class Supervisor:
                 self._write_state()
         return replaced
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM every instance (graceful shutdown), then SIGKILL what is left after timeout."""
+    def stop(self, timeout: float = 10.0, waves: Sequence[Collection[str]] = ()) -> None:
+        """SIGTERM every instance (graceful shutdown), then SIGKILL what is left after timeout.
+
+        ``waves`` stops services group by group (e.g. gateway, then services, then registry),
+        so instances can still deregister while the registry is up; the rest go last.
+        """
         with self._lock:
             self._stopping = True
-            procs = [s.process for s in self._slots if s.process and s.process.poll() is None]
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
+        named = {name for wave in waves for name in wave}
+        groups = [*waves, {s.spec.service for s in self._slots} - named]
         deadline = self._clock.monotonic() + timeout
-        for proc in procs:
-            try:
-                proc.wait(timeout=max(0.0, deadline - self._clock.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("instance pid %d ignored SIGTERM; killing it", proc.pid)
-                proc.kill()
-                proc.wait()
+        for group in groups:
+            procs = [
+                s.process
+                for s in self._slots
+                if s.spec.service in group and s.process and s.process.poll() is None
+            ]
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=max(0.0, deadline - self._clock.monotonic()))
+                except subprocess.TimeoutExpired:
+                    log.warning("instance pid %d ignored SIGTERM; killing it", proc.pid)
+                    proc.kill()
+                    proc.wait()
         self._state_path.unlink(missing_ok=True)
 
     # -- chaos and inspection -------------------------------------------------------------------
@@ -191,7 +204,7 @@ class Supervisor:
             instance_id=slot.instance_id,
             port=slot.spec.port,
             zone=slot.spec.zone,
-            pid=slot.process.pid if slot.process else 0,
+            pid=slot.process.pid if slot.process else 0,  # 0: not started yet
             started_at=slot.started_at,
             restarts=slot.restarts,
             log=str(self._log_dir / f"{slot.spec.name}.log"),

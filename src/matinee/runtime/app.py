@@ -185,6 +185,31 @@ def _install_errors(app: FastAPI, table: ErrorTable) -> None:
         return _error(500, "internal", "The service failed unexpectedly.")
 
 
+def runtime_routers(service: str, ctx: ServiceContext, runtime: ServiceRuntime) -> list[APIRouter]:
+    """What every instance answers, whatever the service: health, readiness, metrics (Prometheus
+    and the time-series query API) and the live state of its breakers."""
+    probes = APIRouter(tags=["runtime"])
+
+    @probes.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Alive: the process answers."""
+        return {"status": "UP", "service": service, "instance": ctx.instance_id}
+
+    @probes.get("/readyz")
+    async def readyz() -> Any:
+        """Ready: registered with discovery and not shutting down."""
+        body = {"service": service, "instance": ctx.instance_id, "inflight": runtime.inflight}
+        if runtime.ready:
+            return {"status": "UP", **body}
+        return JSONResponse({"status": "DOWN", **body}, status_code=503)
+
+    return [
+        probes,
+        telemetry_api.router(ctx.metrics, ctx.series),
+        resilience_stream.router(ctx.dependencies, ctx.clock),
+    ]
+
+
 def create_service_app(spec: ServiceSpec, ctx: ServiceContext) -> FastAPI:
     """The service's ASGI app; its :class:`ServiceRuntime` is ``app.state.runtime``."""
     if spec.build is None:
@@ -208,21 +233,8 @@ def create_service_app(spec: ServiceSpec, ctx: ServiceContext) -> FastAPI:
     app.state.runtime = runtime
     _install_errors(app, spec.errors)
 
-    @app.get("/healthz", tags=["runtime"])
-    async def healthz() -> dict[str, str]:
-        """Alive: the process answers."""
-        return {"status": "UP", "service": spec.name, "instance": ctx.instance_id}
-
-    @app.get("/readyz", tags=["runtime"])
-    async def readyz() -> Any:
-        """Ready: registered with discovery and not shutting down."""
-        body = {"service": spec.name, "instance": ctx.instance_id, "inflight": runtime.inflight}
-        if runtime.ready:
-            return {"status": "UP", **body}
-        return JSONResponse({"status": "DOWN", **body}, status_code=503)
-
-    app.include_router(telemetry_api.router(ctx.metrics, ctx.series))
-    app.include_router(resilience_stream.router(ctx.dependencies, ctx.clock))
+    for router in runtime_routers(spec.name, ctx, runtime):
+        app.include_router(router)
     built = spec.build(ctx)
     for router in [built] if isinstance(built, APIRouter) else built:
         app.include_router(router)
@@ -256,16 +268,27 @@ def runtime_of(app: FastAPI) -> ServiceRuntime:
 
 
 class RuntimeLifespan:
-    """Wraps a service that is an ASGI app of its own: an ASGI lifespan drives its runtime,
-    HTTP goes straight through."""
+    """Wraps a service that is an ASGI app of its own: an ASGI lifespan drives its runtime;
+    the runtime's own endpoints (``endpoints``: health, readiness, metrics, breakers, OpenAPI)
+    are answered first, by exact path or prefix, and all other HTTP goes straight through."""
 
-    def __init__(self, app: ASGIApp, runtime: ServiceRuntime) -> None:
+    _PREFIXES = ("/resilience/", "/api/telemetry/")
+
+    def __init__(self, app: ASGIApp, runtime: ServiceRuntime, endpoints: ASGIApp) -> None:
         self.app = app
         self.runtime = runtime
+        self.endpoints = endpoints
+        self._exact = frozenset(
+            {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
+            path = scope.get("path", "")
+            if path in self._exact or path.startswith(self._PREFIXES):
+                await self.endpoints(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         while True:
             message = await receive()
@@ -302,7 +325,10 @@ def build_instance(spec: ServiceSpec, ctx: ServiceContext) -> ServiceInstance:
     inner = spec.asgi(ctx)
     ctx.add_lifespan(lambda: asgi_lifespan(inner))
     runtime = ServiceRuntime(spec.name, ctx, register=spec.register)
-    return ServiceInstance(spec, RuntimeLifespan(inner, runtime), runtime)
+    endpoints = FastAPI(title=f"matinee {spec.name}", description=spec.description)
+    for router in runtime_routers(spec.name, ctx, runtime):
+        endpoints.include_router(router)
+    return ServiceInstance(spec, RuntimeLifespan(inner, runtime, endpoints), runtime)
 
 
 __all__ = [

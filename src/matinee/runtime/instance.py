@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import uvloop
 
@@ -25,6 +25,7 @@ from matinee.discovery.config import DiscoveryConfig
 from matinee.discovery.models import DEFAULT_ZONE
 from matinee.errors import MatineeError
 from matinee.runtime.app import build_instance
+from matinee.runtime.config import load_runtime_config
 from matinee.runtime.context import Node, RuntimeConfig, build_context
 from matinee.runtime.logs import configure_logging
 from matinee.runtime.server import ServerConfig, serve_until_signalled
@@ -50,17 +51,19 @@ class InstanceOptions:
     drain_timeout: float = 10.0
     log_level: str = "INFO"
 
-    def runtime_config(self) -> RuntimeConfig:
+    def runtime_config(self, base: RuntimeConfig) -> RuntimeConfig:
+        """``base`` (from settings) with what the command line says about this instance."""
         overrides = dict(self.discovery)
         if self.registry_urls:
             overrides["registry_urls"] = self.registry_urls
-        return RuntimeConfig(
+        return replace(
+            base,
             topology="fleet",
             zone=self.zone,
             host=self.host,
             drain_timeout=self.drain_timeout,
             deregister_grace=self.deregister_grace,
-            discovery=DiscoveryConfig.model_validate(overrides),
+            discovery=DiscoveryConfig.model_validate({**base.discovery.model_dump(), **overrides}),
         )
 
 
@@ -77,9 +80,10 @@ async def run_instance(
         raise MatineeError(
             f"there is no service called {options.service!r}; try one of {', '.join(specs)}"
         )
-    config = options.runtime_config()
+    settings = settings or Settings()
+    config = options.runtime_config(load_runtime_config(settings))
     transport = AiohttpTransport(config.http)
-    node = Node(settings or Settings(), config, transport)
+    node = Node(settings, config, transport)
     ctx = build_context(
         spec.name, node, instance_id=options.instance_id, host=options.host, port=options.port
     )

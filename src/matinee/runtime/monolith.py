@@ -23,6 +23,7 @@ from matinee.clock import Clock
 from matinee.errors import MatineeError
 from matinee.platform import Platform
 from matinee.runtime.app import ServiceInstance, ServiceSpec, build_instance
+from matinee.runtime.config import load_runtime_config
 from matinee.runtime.context import Node, RuntimeConfig, build_context
 from matinee.runtime.server import ServerConfig, serve_until_signalled
 from matinee.runtime.transport import AsgiTransport, Receive, Scope, Send
@@ -184,7 +185,7 @@ async def run_monolith(
     stop_event: asyncio.Event | None = None,
 ) -> None:
     """Serve the monolith on ``settings.host:settings.port`` until SIGTERM/SIGINT."""
-    monolith = Monolith(settings, config, platform=platform)
+    monolith = Monolith(settings, config or load_runtime_config(settings), platform=platform)
     await serve_until_signalled(
         monolith,
         ServerConfig(host=settings.host, port=settings.port),

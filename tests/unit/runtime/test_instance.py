@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from matinee.discovery.config import DiscoveryConfig
+from matinee.runtime.context import RuntimeConfig
 from matinee.runtime.instance import parse_args
 
 
@@ -29,7 +31,8 @@ def test_command_line_to_runtime_config() -> None:
         ]
     )
     assert (options.service, options.port, options.instance_id) == ("media", 8101, "media-0.2")
-    config = options.runtime_config()
+    base = RuntimeConfig(discovery=DiscoveryConfig(eviction_interval=7.0), identity_key=b"k")
+    config = options.runtime_config(base)
     assert config.topology == "fleet"
     assert config.zone == "zone-b"
     assert config.deregister_grace == 2.5
@@ -38,6 +41,9 @@ def test_command_line_to_runtime_config() -> None:
         "http://127.0.0.1:8762/eureka",
     )
     assert (config.discovery.renewal_interval, config.discovery.lease_duration) == (1, 3)
+    # what the command line does not mention comes from the settings-built base
+    assert config.discovery.eviction_interval == 7.0
+    assert config.identity_key == b"k"
 
 
 def test_discovery_json_must_be_an_object(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,141 @@
+"""``matinee up`` and ``matinee status``: start the platform in a topology, and look at it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from matinee.fleet.plan import plan_fleet
+from matinee.fleet.supervisor import InstanceRecord, Supervisor, read_state
+from matinee.runtime.config import identity_key
+from matinee.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    record: InstanceRecord
+    health: str  # "ready", "starting" (alive, not registered yet) or "down: <why>"
+
+
+def prepare(settings: Settings) -> None:
+    """What must happen once before any instance starts: migrate the database (instances would
+    race to do it) and make the fleet-wide identity key."""
+    from matinee.platform import Platform  # noqa: PLC0415 - heavy; only `up` needs it
+
+    Platform(settings)
+    identity_key(settings)
+
+
+def run_fleet(
+    settings: Settings,
+    *,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[list[InstanceRecord]], None] | None = None,
+    ready_timeout: float = 60.0,
+) -> None:
+    """Start every instance of the fleet, replace the ones that die, stop them all on
+    SIGINT/SIGTERM (or when ``stop`` is set)."""
+    prepare(settings)
+    stop = stop or _stop_on_signals()
+    supervisor = Supervisor(
+        plan_fleet(settings),
+        state_path=settings.fleet_state_path,
+        log_dir=settings.data_dir / "logs",
+    )
+    waves = _waves(supervisor.records())
+    try:
+        # Start in waves, each waiting for the one before to be ready: the registry peers
+        # first (so every instance can register at once), the gateway last.
+        for wave in waves:
+            supervisor.start(wave)
+            _wait_ready(supervisor, wave, stop, ready_timeout)
+        if on_ready is not None and not stop.is_set():
+            on_ready(supervisor.records())
+        supervisor.run(stop)
+    finally:
+        supervisor.stop(
+            timeout=settings.drain_timeout + settings.deregister_grace + 5,
+            waves=list(reversed(waves)),
+        )
+
+
+def _waves(records: list[InstanceRecord]) -> list[set[str]]:
+    order = list(dict.fromkeys(r.service for r in records))  # plan order: registry ... gateway
+    return [{order[0]}, set(order[1:-1]), {order[-1]}] if len(order) > 2 else [set(order)]
+
+
+def _wait_ready(
+    supervisor: Supervisor, services: set[str], stop: threading.Event, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not stop.is_set():
+        supervisor.poll()
+        states = [probe(r) for r in supervisor.records() if r.service in services]
+        if all(s.health == "ready" for s in states):
+            return
+        if time.monotonic() > deadline:
+            waiting = ", ".join(f"{s.record.instance_id} ({s.health})" for s in states)
+            log.warning("still waiting for instances to be ready: %s", waiting)
+            deadline = time.monotonic() + timeout
+        stop.wait(0.25)
+
+
+def write_monolith_state(settings: Settings) -> Path:
+    """The monolith's entry in the state file ``matinee status`` reads (one process)."""
+    record = InstanceRecord(
+        service="monolith",
+        slot=0,
+        instance_id="monolith",
+        port=settings.port,
+        zone=settings.zone,
+        pid=os.getpid(),
+        started_at=time.time(),
+        restarts=0,
+        log="",
+    )
+    path = settings.fleet_state_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"instances": [record.__dict__]}, indent=2))
+    return path
+
+
+def status(settings: Settings) -> list[InstanceStatus]:
+    """Every instance the last ``matinee up`` started, with its health right now."""
+    return [probe(r, host=settings.host) for r in read_state(settings.fleet_state_path)]
+
+
+def probe(record: InstanceRecord, host: str = "127.0.0.1", timeout: float = 1.0) -> InstanceStatus:
+    path = "/healthz" if record.service == "monolith" else "/readyz"
+    url = f"http://{host}:{record.port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            ok = resp.status == 200
+    except urllib.error.HTTPError as exc:
+        return InstanceStatus(record, "starting" if exc.code == 503 else f"down: HTTP {exc.code}")
+    except (OSError, urllib.error.URLError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return InstanceStatus(record, f"down: {reason}")
+    return InstanceStatus(record, "ready" if ok else "starting")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        del signum, frame
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
