@@ -107,3 +107,11 @@ def test_identity_key_is_shared_through_the_data_dir(tmp_path: Path) -> None:
     assert (tmp_path / "identity.key").stat().st_mode & 0o777 == 0o600
     assert not list(tmp_path.glob("*.tmp"))
     assert identity_key(_settings(tmp_path, identity_key="explicit")) == b"explicit"
+
+
+def test_the_documented_example_is_valid(tmp_path: Path) -> None:
+    doc = (Path(__file__).parents[3] / "docs" / "configuration.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = load_runtime_config(_settings(tmp_path, example))
+    assert config.dependencies["media"].breaker.slow_call_duration_s == 0.5
+    assert [r.service for r in config.gateway.build_routes()] == ["playback"]
