@@ -2,7 +2,8 @@
 
 * ``start()`` registers this instance (when it has one), fetches the whole registry, then runs
   two loops: a heartbeat every ``renewal_interval`` and a refresh every
-  ``registry_fetch_interval``.
+  ``registry_fetch_interval``. Until a loop's first success (the registry may not be up yet)
+  it retries sooner: after ``startup_retry_interval``, doubling up to its normal interval.
 * A refresh fetches the delta, applies it, and compares the hash code of the cache with the
   registry's; when they differ (or the cache is older than the delta retention) it fetches the
   whole registry instead.
@@ -193,15 +194,15 @@ class DiscoveryClient:
 
         Neither failing stops the start: the loops keep trying.
         """
-        await self.register()
-        await self.refresh()
+        registered = await self.register()
+        fetched = await self.refresh()
         if not self._tasks:
-            self._tasks = [
-                asyncio.create_task(self._every(self.config.registry_fetch_interval, self.refresh))
-            ]
+            fetch = self._every(self.config.registry_fetch_interval, self.refresh, ok=fetched)
+            self._tasks = [asyncio.create_task(fetch)]
             if self._self is not None:
-                interval = self.config.renewal_interval
-                self._tasks.append(asyncio.create_task(self._every(interval, self.renew)))
+                # renew() registers while this instance is not registered yet
+                beat = self._every(self.config.renewal_interval, self.renew, ok=registered)
+                self._tasks.append(asyncio.create_task(beat))
 
     async def stop(self, *, deregister: bool = True) -> None:
         for task in self._tasks:
@@ -260,13 +261,24 @@ class DiscoveryClient:
         self._count("discovery.client.fetch", "delta")
         return True
 
-    async def _every(self, interval: float, action: Callable[[], Awaitable[bool]]) -> None:
+    async def _every(
+        self, interval: float, action: Callable[[], Awaitable[bool]], *, ok: bool
+    ) -> None:
+        """Run ``action`` every ``interval``. Until it has worked once (``ok``: it already has),
+        run it again sooner: after ``startup_retry_interval``, doubling up to ``interval``."""
+        retry = None if ok else min(self.config.startup_retry_interval, interval)
         while True:
-            await self._clock.sleep(interval)
+            wait = interval if retry is None else retry
+            await self._clock.sleep(wait)
+            worked = False
             try:
-                await action()
+                worked = await action()
             except Exception:  # a loop must outlive any single failure
-                log.exception("discovery background task failed; it runs again in %ss", interval)
+                log.exception("discovery background task failed; it runs again in %ss", wait)
+            if worked:
+                retry = None
+            elif retry is not None:
+                retry = min(retry * 2, interval)
 
     def _failed(self, what: str, exc: RegistryUnavailable) -> bool:
         self._count(f"discovery.client.{what}", "unavailable")

@@ -70,3 +70,9 @@ class DiscoveryConfig(BaseModel):
         default=30.0, gt=0, description="How often the client refreshes its cache"
     )
     request_timeout: float = Field(default=5.0, gt=0, description="Per request to a registry")
+    startup_retry_interval: float = Field(
+        default=0.5,
+        gt=0,
+        description="Until the first registration (or fetch) works, retry after this, doubling "
+        "up to the normal interval, instead of waiting a whole interval (registry not up yet)",
+    )

@@ -237,10 +237,19 @@ class CircuitBreaker:
 
     def _is_trial(self, duration: float, now: float | None = None) -> bool:
         """Is the call that began ``duration`` ago the outstanding half-open trial? (A call that
-        began before the breaker went half-open is not.)"""
+        began before the breaker opened is not.)
+
+        Nothing but the trial is let through after the breaker opens, so any call that began
+        after that moment is the trial. Callers time a call from just BEFORE they ask
+        :meth:`try_acquire`, so a trial's start may lie a little before the moment the breaker
+        went half-open (microseconds on a real clock): comparing with that moment alone would
+        miss the trial and leave the breaker half-open for good."""
+        if not self._trial_out:
+            return False
         if now is None:
             now = self._clock.monotonic()
-        return self._trial_out and now - duration >= self._half_open_since - _START_SLACK
+        start = now - duration
+        return start > self._opened_at or start >= self._half_open_since - _START_SLACK
 
     def _trip_reason(self, c: _Bucket) -> str:
         cfg = self.config

@@ -128,4 +128,5 @@ def load_runtime_config(settings: Settings) -> RuntimeConfig:
         default_dependency=default,
         dependencies=dependencies,
         identity_key=identity_key(settings),
+        fault_injection=settings.fault_injection,
     )

@@ -53,7 +53,9 @@ class RuntimeConfig:
       caches (refreshed every ``discovery.registry_fetch_interval``) stop choosing it first;
     * ``balancer_skip_seconds``: how long a caller skips an instance it could not reach;
     * ``identity_key``: the key the gateway signs identities with and services verify them
-      with; every process of a fleet needs the same one (None: a random key per process).
+      with; every process of a fleet needs the same one (None: a random key per process);
+    * ``fault_injection``: every instance answers ``/faults`` and injects the faults set there
+      (``runtime.faults``; for failure-injection tests, never in production).
     """
 
     topology: Topology = "monolith"
@@ -72,6 +74,7 @@ class RuntimeConfig:
     http: HttpClientConfig = field(default_factory=HttpClientConfig)
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     identity_key: bytes | None = None
+    fault_injection: bool = False
 
 
 class Node:

@@ -145,6 +145,18 @@ def test_a_call_begun_before_half_open_does_not_decide() -> None:
     assert state(breaker) is BreakerState.CLOSED
 
 
+def test_a_trial_timed_from_just_before_it_was_let_through_closes_the_breaker() -> None:
+    breaker, clock, _ = make()
+    trip(breaker)
+    clock.advance(5.0)
+    start = clock.monotonic()  # callers read the clock, then ask the breaker
+    clock.advance(0.0001)
+    assert breaker.try_acquire()  # the trial: the breaker goes half-open a moment after start
+    clock.advance(0.2)
+    breaker.record_success(clock.monotonic() - start)
+    assert state(breaker) is BreakerState.CLOSED
+
+
 def test_released_trial_lets_the_next_call_be_the_trial() -> None:
     breaker, clock, _ = make()
     trip(breaker)
