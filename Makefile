@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test check lint types bench clean venv dev
+.PHONY: run test check lint types bench bench-gateway clean venv dev
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -49,6 +49,12 @@ types: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(VENV)/bin/python bench/ingest_ladder.py
+	$(MAKE) bench-gateway
+
+## A small JSON endpoint direct, through nginx and through the gateway (needs wrk and nginx).
+bench-gateway: $(DEV_STAMP)
+	bash scripts/test-deps.sh
+	$(VENV)/bin/python bench/gateway_proxy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -68,13 +68,19 @@ class LoadBalancer:
 
     def choose(self, exclude: Collection[str] = ()) -> InstanceInfo:
         """One instance for the next call; raises :class:`NoInstance` when there is none."""
-        up = [i for i in self._discovery.instances(self.app) if i.instance_id not in exclude]
+        up = self._discovery.instances(self.app)
+        if exclude:
+            up = [i for i in up if i.instance_id not in exclude]
         if not up:
             tried = f" besides {len(exclude)} already tried" if exclude else ""
             raise NoInstance(f"no instance of {self.app} is up{tried}", dependency=self.app.lower())
-        now = self._clock.monotonic()
-        pool = [i for i in up if self._skip_until.get(i.instance_id, 0.0) <= now] or up
-        candidates = [i for i in pool if i.zone == self.zone] or pool
+        pool = up
+        skip = self._skip_until
+        if skip:  # on every call, so the common case (nothing skipped) skips the clock
+            now = self._clock.monotonic()
+            pool = [i for i in up if skip.get(i.instance_id, 0.0) <= now] or up
+        zone = self.zone
+        candidates = [i for i in pool if i.zone == zone] or pool
         start = self._next % len(candidates)
         self._next += 1
         if self.rule == "round_robin":

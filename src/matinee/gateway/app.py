@@ -42,6 +42,8 @@ Hook = Callable[[], Awaitable[None]]
 
 # A client that goes away before its answer is sent (nginx's 499).
 _CLIENT_GONE = GatewayResponse(499)
+_HTTP1 = ("1.1", "1.0")
+_FRAMING = (b"content-length", b"transfer-encoding")  # RFC 9112 6.3: what makes a body
 
 
 class GatewayContext(Protocol):
@@ -107,15 +109,20 @@ class Gateway:
             return
         raw = scope.get("raw_path")
         client = scope.get("client")
+        raw_headers = scope["headers"]
+        body = None
+        if scope.get("http_version") in _HTTP1 and not any(k in _FRAMING for k, _ in raw_headers):
+            body = b""  # HTTP/1 without length or chunking has no body: nothing to receive()
         ctx = RequestContext(
             scope["method"],
             path,
             raw_path=raw.decode("latin-1") if raw else None,
             query=scope["query_string"].decode("latin-1"),
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers],
             client=client[0] if client else None,
             scheme=scope.get("scheme", "http"),
             receive=receive,
+            body=body,
             start=self.clock.monotonic(),
         )
         response = _CLIENT_GONE
@@ -137,7 +144,10 @@ class Gateway:
 
     @staticmethod
     async def _send(send: ASGISend, response: GatewayResponse, head: bool) -> None:
-        headers = [(_encode(k), _encode(v)) for k, v in response.headers]
+        try:
+            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        except UnicodeEncodeError:
+            headers = [(_encode(k), _encode(v)) for k, v in response.headers]
         if not head or response.header("content-length") is None:
             headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})

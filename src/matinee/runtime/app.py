@@ -11,6 +11,7 @@ its routers. :func:`create_service_app` adds what every service has:
   ``x-request-id`` response header, the ``ipc.server.call`` timer {service, route, status},
   an adaptive concurrency limit (503 + Retry-After beyond it), JSON error bodies
   ``{"error": code, "message": plain words, "request_id": id}`` - never a stack trace;
+* ``/faults`` (failure injection, ``runtime.faults``) when ``RuntimeConfig.fault_injection``;
 * a :class:`ServiceRuntime` (``runtime.lifecycle``) that starts (the lifespans ``build``
   added, then registration) and stops gracefully (deregister, drain, close). Servers and the
   monolith drive it; served on its own (uvicorn, tests), the app's ASGI lifespan drives it.
@@ -22,6 +23,7 @@ gateway) into a :class:`ServiceInstance`: the app to serve and the runtime to st
 from __future__ import annotations
 
 import logging
+import random
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -41,6 +43,7 @@ from matinee.resilience.limits import Gradient2Limit, Limiter
 from matinee.resilience.middleware import ConcurrencyLimitMiddleware
 from matinee.runtime import tracing
 from matinee.runtime.context import LimitConfig, ServiceContext
+from matinee.runtime.faults import FaultInjector, FaultMiddleware
 from matinee.runtime.lifecycle import ServiceRuntime, asgi_lifespan
 from matinee.runtime.transport import ASGIApp, Message, Receive, Scope, Send
 from matinee.telemetry import api as telemetry_api
@@ -210,6 +213,16 @@ def runtime_routers(service: str, ctx: ServiceContext, runtime: ServiceRuntime) 
     ]
 
 
+def fault_injector(ctx: ServiceContext) -> FaultInjector | None:
+    """The instance's fault injector when fault injection is on (``runtime.faults``); its RNG
+    is seeded with the instance id, so a run can be repeated."""
+    if not ctx.config.fault_injection:
+        return None
+    log.warning("fault injection is on: %s answers /faults", ctx.instance_id)
+    rng = random.Random(ctx.instance_id)  # noqa: S311 - picks requests to fault, not a secret
+    return FaultInjector(rng, ctx.metrics)
+
+
 def create_service_app(spec: ServiceSpec, ctx: ServiceContext) -> FastAPI:
     """The service's ASGI app; its :class:`ServiceRuntime` is ``app.state.runtime``."""
     if spec.build is None:
@@ -255,6 +268,9 @@ def create_service_app(spec: ServiceSpec, ctx: ServiceContext) -> FastAPI:
             metrics=ctx.metrics,
             exempt_paths=EXEMPT_PATHS,
         )
+    injector = fault_injector(ctx)
+    if injector is not None:  # inside the server middleware: faults are timed and traced
+        app.add_middleware(FaultMiddleware, injector=injector, clock=ctx.clock)
     app.add_middleware(ServerMiddleware, runtime=runtime)
     return app
 
@@ -328,7 +344,9 @@ def build_instance(spec: ServiceSpec, ctx: ServiceContext) -> ServiceInstance:
     endpoints = FastAPI(title=f"matinee {spec.name}", description=spec.description)
     for router in runtime_routers(spec.name, ctx, runtime):
         endpoints.include_router(router)
-    return ServiceInstance(spec, RuntimeLifespan(inner, runtime, endpoints), runtime)
+    injector = fault_injector(ctx)
+    served = inner if injector is None else FaultMiddleware(inner, injector, ctx.clock)
+    return ServiceInstance(spec, RuntimeLifespan(served, runtime, endpoints), runtime)
 
 
 __all__ = [

@@ -115,7 +115,7 @@ class ServiceClient:
             idempotent = method in IDEMPOTENT_METHODS
         if not path.startswith("/"):
             path = "/" + path
-        sent = list(headers or ())
+        sent = headers or ()
         tried: set[str] = set()
         failed: list[Exception] = []
         limit = attempt_timeout or self.attempt_timeout
@@ -144,7 +144,7 @@ class ServiceClient:
         method: str,
         path: str,
         *,
-        headers: list[tuple[str, str]],
+        headers: Sequence[tuple[str, str]],
         body: bytes,
         limit: float,
     ) -> Response:
@@ -155,7 +155,7 @@ class ServiceClient:
         status = "cancelled"
         try:
             response = await self.transport.request(
-                method, url, headers + tracing.outgoing_headers(), body, limit
+                method, url, [*headers, *tracing.outgoing_headers()], body, limit
             )
         except UpstreamError as exc:
             status = type(exc).__name__

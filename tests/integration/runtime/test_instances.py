@@ -146,7 +146,9 @@ def test_sigterm_takes_an_instance_out_without_failed_requests(fleet: Fleet) -> 
         await until(lambda: _ok(transport, f"{front}/healthz"), "the gateway")
         await asyncio.sleep(1.0)  # the gateway's cache refreshes every 0.5 s
 
-        served = {(await get(transport, f"{front}/readyz")).json()["instance"] for _ in range(8)}
+        served = {
+            (await get(transport, f"{front}/api/media/about")).json()["instance"] for _ in range(8)
+        }
         assert served == {"media-1", "media-2"}
 
         failures: list[str] = []
@@ -172,7 +174,9 @@ def test_sigterm_takes_an_instance_out_without_failed_requests(fleet: Fleet) -> 
         assert code == 0, fleet.log("media-1")
         assert counted > 20
         assert failures == []
-        served = {(await get(transport, f"{front}/readyz")).json()["instance"] for _ in range(4)}
+        served = {
+            (await get(transport, f"{front}/api/media/about")).json()["instance"] for _ in range(4)
+        }
         assert served == {"media-2"}
         for instance_id in ("gateway-1", "media-2", "registry-0"):
             assert await asyncio.to_thread(fleet.stop, instance_id) == 0, fleet.log(instance_id)

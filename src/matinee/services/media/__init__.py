@@ -11,7 +11,7 @@ from matinee.services.media.errors import STATUS
 
 
 def build(ctx: ServiceContext) -> APIRouter:
-    return api.router(ctx.platform)
+    return api.router(ctx.platform, instance=ctx.instance_id)
 
 
 SPEC = ServiceSpec(

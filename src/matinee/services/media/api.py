@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 
+from matinee import __version__
 from matinee.platform import Platform
 from matinee.web.page import PAGE
 
@@ -31,8 +32,15 @@ def content_type(key: str) -> str:
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
-def router(platform: Platform, players: Path = PLAYERS) -> APIRouter:
+def router(platform: Platform, players: Path = PLAYERS, *, instance: str = "") -> APIRouter:
     api = APIRouter(tags=["media"])
+    about_body = {"service": "media", "instance": instance, "version": __version__}
+
+    @api.get("/api/media/about")
+    async def about() -> dict[str, str]:
+        """Which instance answered: a tiny JSON answer that touches no storage (the gateway
+        benchmark, ``bench/gateway_proxy.py``, measures the platform's own cost on it)."""
+        return about_body
 
     @api.get("/", response_class=HTMLResponse)
     def index() -> str:
