@@ -81,7 +81,9 @@ def server(packaged_title: Path) -> Iterator[StaticServer]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Package scope, not session: Playwright's sync API keeps an event loop running in this
+    # thread while it is open, and later tests call asyncio.run().
     with chromium() as launched:
         yield launched
