@@ -98,4 +98,7 @@ def configure_logging(
     handler.setFormatter(JsonFormatter(service, instance, clock))
     root.addHandler(handler)
     root.setLevel(_level(level))
+    # Alembic narrates every plugin it loads at INFO; migrations run once, before instances
+    # start (`matinee up`), so an instance only needs to hear about its problems.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return handler

@@ -50,6 +50,17 @@ _GRANIAN_LOGGING: dict[str, Any] = {
 }
 
 
+class _DropExperimentalNotice(logging.Filter):
+    """granian warns that its embedded server is experimental every time one starts; we chose
+    it knowingly (see above), so that one line is noise in every instance's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "experimental" not in record.getMessage()
+
+
+logging.getLogger("_granian").addFilter(_DropExperimentalNotice())
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Where and how to listen. ``backlog`` also bounds granian's accepted-but-unserved
