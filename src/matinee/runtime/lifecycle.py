@@ -40,7 +40,7 @@ class ServiceRuntime:
         self.name = name
         self.ctx = ctx
         self.register = register
-        self.ready = False
+        self._up = False
         self.inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -60,6 +60,12 @@ class ServiceRuntime:
         if self.inflight <= 0:
             self._idle.set()
 
+    @property
+    def ready(self) -> bool:
+        """Started, not shutting down, and (if it registers) registered with discovery: an
+        instance whose first registration failed is not ready until a retry succeeds."""
+        return self._up and (not self.register or self.ctx.discovery.registered)
+
     async def start(self) -> None:
         """Enter the service's lifespans, then register with discovery; ready after that."""
         if self._started:
@@ -70,12 +76,12 @@ class ServiceRuntime:
         if self.register:
             await self.ctx.discovery.start()
             self._registered = True
-        self.ready = True
+        self._up = True
         log.info("%s %s is up", self.name, self.ctx.instance_id)
 
     async def deregister(self) -> None:
         """Not ready any more, and gone from discovery: callers stop choosing this instance."""
-        self.ready = False
+        self._up = False
         if self._registered:
             self._registered = False
             await self.ctx.discovery.stop()

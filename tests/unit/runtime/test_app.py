@@ -135,6 +135,22 @@ def test_ready_only_while_registered(tmp_path: Path) -> None:
     run(main())
 
 
+def test_not_ready_until_the_registry_has_taken_the_registration(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with setup(tmp_path) as s:
+            s.transport.unmount("registry-1.local")  # the registry is not up yet
+            app = build_instance(SPEC, s.context())
+            s.transport.mount("items-1.local", app.app)
+            await app.runtime.start()  # starts anyway; its discovery client keeps retrying
+            assert (await s.get("http://items-1.local/readyz")).status == 503
+            s.transport.mount("registry-1.local", s.registry.app)
+            assert await app.runtime.ctx.discovery.register()
+            assert (await s.get("http://items-1.local/readyz")).status == 200
+            await app.runtime.stop()
+
+    run(main())
+
+
 def test_continues_the_callers_trace_and_echoes_the_request_id(tmp_path: Path) -> None:
     async def main() -> None:
         async with setup(tmp_path) as s:
