@@ -211,11 +211,15 @@ class Supervisor:
         )
 
     def _write_state(self) -> None:
-        self._state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_path.with_suffix(".tmp")
-        body = {"instances": [asdict(self._record(s)) for s in self._slots]}
-        tmp.write_text(json.dumps(body, indent=2))
-        tmp.replace(self._state_path)
+        write_state(self._state_path, [self._record(s) for s in self._slots])
+
+
+def write_state(path: Path, records: Sequence[InstanceRecord]) -> None:
+    """Replace the state file ``matinee status`` reads, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"instances": [asdict(r) for r in records]}, indent=2))
+    tmp.replace(path)
 
 
 def read_state(path: Path) -> list[InstanceRecord]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matinee.fleet.plan import plan_fleet
-from matinee.fleet.supervisor import InstanceRecord, Supervisor, read_state
+from matinee.fleet.supervisor import InstanceRecord, Supervisor, read_state, write_state
 from matinee.runtime.config import identity_key
 from matinee.settings import Settings
 
@@ -104,10 +103,8 @@ def write_monolith_state(settings: Settings) -> Path:
         restarts=0,
         log="",
     )
-    path = settings.fleet_state_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"instances": [record.__dict__]}, indent=2))
-    return path
+    write_state(settings.fleet_state_path, [record])
+    return settings.fleet_state_path
 
 
 def status(settings: Settings) -> list[InstanceStatus]:
