@@ -84,10 +84,27 @@ class Settings(BaseSettings):
         default=False, description="Expose /faults on every instance (failure-injection tests)"
     )
     log_level: str = "INFO"
+    # Stores of the service issues, each chosen by URL.
+    history_url: str | None = Field(
+        default=None,
+        description="Viewing-history store: sqlite:///path (default) or cassandra://host:port/keyspace",
+    )
+    cache_url: str = Field(
+        default="memory://",
+        description="Cache: memory:// (in-process) or memcached://zone-a=h:p,h:p;zone-b=h:p",
+    )
+    url_signing_key: str | None = Field(
+        default=None,
+        description="Key media URLs are signed with; default: <data_dir>/url-signing.key",
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'matinee.db'}"
+
+    @cached_property
+    def resolved_history_url(self) -> str:
+        return self.history_url or f"sqlite:///{self.data_dir / 'history.db'}"
 
     @cached_property
     def resolved_storage_url(self) -> str:

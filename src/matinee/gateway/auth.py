@@ -51,6 +51,7 @@ class Identity:
     roles: tuple[str, ...] = ()
     session: str | None = None
     expires: float | None = None
+    country: str | None = None
 
     def to_claims(self) -> dict[str, object]:
         claims: dict[str, object] = {"sub": self.subject}
@@ -62,12 +63,14 @@ class Identity:
             claims["sid"] = self.session
         if self.expires is not None:
             claims["exp"] = self.expires
+        if self.country is not None:
+            claims["cty"] = self.country
         return claims
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, object]) -> Identity:
         sub, pro, roles = claims.get("sub"), claims.get("pro"), claims.get("roles", [])
-        sid, exp = claims.get("sid"), claims.get("exp")
+        sid, exp, cty = claims.get("sid"), claims.get("exp"), claims.get("cty")
         if not isinstance(sub, str) or not sub:
             raise InvalidIdentity("the identity has no subject")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
@@ -78,6 +81,7 @@ class Identity:
             roles=tuple(str(r) for r in roles),
             session=sid if isinstance(sid, str) else None,
             expires=float(exp) if isinstance(exp, int | float) else None,
+            country=cty if isinstance(cty, str) else None,
         )
 
 

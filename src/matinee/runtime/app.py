@@ -180,7 +180,10 @@ def _install_errors(app: FastAPI, table: ErrorTable) -> None:
         status = next((code for kind, code in table if isinstance(exc, kind)), 500)
         if status >= 500:
             log.error("request failed: %s", exc, exc_info=exc)
-        return _error(status, _code(type(exc).__name__), str(exc))
+        code = getattr(exc, "code", None)  # an error may name its own reason code
+        if not isinstance(code, str):
+            code = _code(type(exc).__name__)
+        return _error(status, code, str(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Any:

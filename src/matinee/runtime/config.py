@@ -52,9 +52,18 @@ class ConfigError(MatineeError):
 def identity_key(settings: Settings) -> bytes:
     """The fleet-wide identity signing key: from settings, else kept in the data directory so
     every process of a fleet (and every restart) shares it."""
-    if settings.identity_key:
-        return settings.identity_key.encode()
-    path = settings.data_dir / "identity.key"
+    return shared_key(settings.identity_key, settings.data_dir / "identity.key")
+
+
+def url_signing_key(settings: Settings) -> bytes:
+    """The key media URLs are signed with (playback signs, the origin and edges verify)."""
+    return shared_key(settings.url_signing_key, settings.data_dir / "url-signing.key")
+
+
+def shared_key(configured: str | None, path: Path) -> bytes:
+    """``configured``, else a random key made once and kept at ``path`` (first writer wins)."""
+    if configured:
+        return configured.encode()
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
@@ -128,5 +137,6 @@ def load_runtime_config(settings: Settings) -> RuntimeConfig:
         default_dependency=default,
         dependencies=dependencies,
         identity_key=identity_key(settings),
+        url_signing_key=url_signing_key(settings),
         fault_injection=settings.fault_injection,
     )

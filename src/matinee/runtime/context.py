@@ -29,6 +29,7 @@ from matinee.telemetry.metrics import Registry
 from matinee.telemetry.series import SeriesStore
 
 if TYPE_CHECKING:
+    from matinee.db.aio import Database
     from matinee.platform import Platform
 
 Topology = Literal["monolith", "fleet"]
@@ -54,6 +55,7 @@ class RuntimeConfig:
     * ``balancer_skip_seconds``: how long a caller skips an instance it could not reach;
     * ``identity_key``: the key the gateway signs identities with and services verify them
       with; every process of a fleet needs the same one (None: a random key per process);
+    * ``url_signing_key``: the key media URLs are signed with (None: a random key per process);
     * ``fault_injection``: every instance answers ``/faults`` and injects the faults set there
       (``runtime.faults``; for failure-injection tests, never in production).
     """
@@ -74,6 +76,7 @@ class RuntimeConfig:
     http: HttpClientConfig = field(default_factory=HttpClientConfig)
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     identity_key: bytes | None = None
+    url_signing_key: bytes | None = None
     fault_injection: bool = False
 
 
@@ -118,11 +121,23 @@ class ServiceContext:
     clients: Clients
     platform_override: Platform | None = None
     lifespans: list[Callable[[], AbstractAsyncContextManager[None]]] = field(default_factory=list)
+    _database: Database | None = field(default=None, repr=False)
 
     def add_lifespan(self, lifespan: Callable[[], AbstractAsyncContextManager[None]]) -> None:
         """Run ``lifespan`` around the instance's life: entered before it registers with
         discovery, exited after it drained (background loops, pools, ...)."""
         self.lifespans.append(lifespan)
+
+    def database(self) -> Database:
+        """The relational database (``settings.database_url``), opened on first use and closed
+        when the instance stops. Migrations are not run here: ``matinee up`` and
+        ``matinee db upgrade`` run them once, before any instance starts."""
+        if self._database is None:
+            from matinee.db.aio import Database  # noqa: PLC0415 - only services that use it pay
+
+            self._database = Database(self.settings.resolved_database_url)
+            self.add_lifespan(self._database.lifespan)
+        return self._database
 
     @cached_property
     def platform(self) -> Platform:

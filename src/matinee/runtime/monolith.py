@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -84,7 +85,15 @@ class Monolith:
         discovery = base.discovery.model_copy(
             update={"registry_urls": (registry_url,), "peer_urls": ()}
         )
-        self.config = replace(base, topology="monolith", discovery=discovery)
+        # Without configured keys, one random key each for the whole process: every instance in
+        # it must sign and verify with the same one.
+        self.config = replace(
+            base,
+            topology="monolith",
+            discovery=discovery,
+            identity_key=base.identity_key or os.urandom(32),
+            url_signing_key=base.url_signing_key or os.urandom(32),
+        )
         self.transport = AsgiTransport()
         self.node = Node(settings, self.config, self.transport, clock=clock, metrics=metrics)
         self.instances: list[ServiceInstance] = []

@@ -1,0 +1,137 @@
+"""The asynchronous side of the relational layer, which the services use.
+
+:class:`Database` owns one async engine and hands out sessions in two shapes:
+
+* ``read()``: a session for queries; nothing is committed;
+* ``write()``: a session whose work commits on a clean exit and rolls back on an error. On
+  SQLite it starts with ``BEGIN IMMEDIATE``, so two writers queue on the lock (for up to the
+  busy timeout) instead of one failing halfway with "database is locked".
+
+A database that cannot be reached surfaces as :class:`DatabaseUnavailable` (HTTP 503), whatever
+the driver said; integrity errors are left to the repositories, which know what they mean.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from matinee.db.urls import Dialect, async_url, dialect_of, safe
+from matinee.errors import MatineeError
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+class DatabaseUnavailable(MatineeError):
+    """The database could not be reached or failed under the request (HTTP 503)."""
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # SQLite reports a busy lock as OperationalError too: that is also "try again later".
+    return isinstance(exc, OperationalError)
+
+
+def make_async_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An async engine for ``url`` (any form :func:`matinee.db.urls.async_url` accepts)."""
+    dialect = dialect_of(url)
+    if dialect == "sqlite":
+        engine = create_async_engine(
+            async_url(url), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
+        )
+        _sqlite_transactions(engine)
+        return engine
+    return create_async_engine(
+        async_url(url), pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size
+    )
+
+
+def _sqlite_transactions(engine: AsyncEngine) -> None:
+    """Let matinee emit BEGIN itself (the sqlite3 module's own is always DEFERRED)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # autocommit at the driver: we emit BEGIN below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """One async engine and its sessions. Close it with :meth:`close` (or use :meth:`lifespan`)."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.dialect: Dialect = dialect_of(url)
+        self.engine = make_async_engine(url, pool_size=pool_size)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def __repr__(self) -> str:
+        return f"Database({safe(self.url)!r})"
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for queries (rolled back at the end)."""
+        try:
+            async with self._sessions() as session:
+                yield session
+        except Exception as exc:
+            self._raise_unavailable(exc)
+            raise
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed on a clean exit, rolled back on an error."""
+        try:
+            async with self._sessions() as session:
+                if self.dialect == "sqlite":
+                    await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+                yield session
+                await session.commit()
+        except Exception as exc:
+            self._raise_unavailable(exc)
+            raise
+
+    def _raise_unavailable(self, exc: Exception) -> None:
+        if isinstance(exc, MatineeError) or not _is_unavailable(exc):
+            return
+        log.warning("database %s failed: %s", safe(self.url), exc)
+        raise DatabaseUnavailable(
+            f"The database is not available right now ({type(exc).__name__}); try again shortly."
+        ) from exc
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """For :meth:`ServiceContext.add_lifespan`: dispose of the pool when the instance stops."""
+        try:
+            yield
+        finally:
+            await self.close()

@@ -1,0 +1,1 @@
+"""The playback service's tables."""
