@@ -12,9 +12,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from matinee.db.migrate import Migration, upgrade
+from matinee.db.urls import safe
 from matinee.errors import MatineeError
 from matinee.jobs.models import Job, JobState, TaskState
 from matinee.jobs.progress import job_fraction, task_fraction
@@ -249,9 +252,24 @@ def _kbps(bps: int | None) -> str:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every pending migration."""
-    _platform()
-    console.print("database is up to date")
+    """Bring the database (MATINEE_DATABASE_URL) to the newest schema: every pending migration."""
+    settings = Settings()
+    try:
+        migration = upgrade(settings.resolved_database_url)
+    except MatineeError as exc:
+        raise _fail(exc) from exc
+    _print_migration(settings, migration)
+
+
+def _print_migration(settings: Settings, migration: Migration) -> None:
+    where = escape(safe(settings.resolved_database_url))
+    if migration.changed:
+        console.print(
+            f"database [bold]{where}[/]: migrated from "
+            f"[bold]{migration.before or '(empty)'}[/] to [bold green]{migration.after}[/]"
+        )
+    else:
+        console.print(f"database [bold]{where}[/] is up to date at [bold]{migration.after}[/]")
 
 
 @app.command()
@@ -262,18 +280,54 @@ def serve() -> None:
     run_server(_platform())
 
 
+def _seed(platform: Platform, *, force: bool = False) -> None:
+    """Ingest the sample titles (with progress), then seed the household and the catalog."""
+    import asyncio  # noqa: PLC0415
+
+    from matinee.seed import ADMIN_PASSWORD, MEMBER_PASSWORD, SeedReport, seed  # noqa: PLC0415
+    from matinee.web.demo import ensure_samples  # noqa: PLC0415
+
+    ids = ensure_samples(platform, force=force)
+    if ids:
+        _run_with_progress(platform, ids)
+    report: SeedReport = asyncio.run(
+        seed(platform.settings.resolved_database_url, list(platform.assets.all()))
+    )
+    for line in report.created:
+        console.print(f"[green]created[/] {line}")
+    for line in report.skipped:
+        console.print(f"[yellow]skipped[/] {line}")
+    if report.kept:
+        console.print(f"[dim]already there: {', '.join(report.kept)}[/]")
+    console.print(
+        f"sign in as [bold]{report.member_email}[/] / {MEMBER_PASSWORD} "
+        f"(admin: {report.admin_email} / {ADMIN_PASSWORD})"
+    )
+
+
+@app.command()
+def seed(
+    force: Annotated[bool, typer.Option(help="Make and ingest the samples again.")] = False,
+) -> None:
+    """Create the demo household, the plans and a catalog from the sample titles."""
+    try:
+        _seed(_platform(), force=force)
+    except MatineeError as exc:
+        raise _fail(exc) from exc
+
+
 @app.command()
 def demo(
     force: Annotated[bool, typer.Option(help="Make and ingest the samples again.")] = False,
 ) -> None:
-    """Make a few sample titles, ingest them, then serve them (what `make run` does)."""
+    """Seed the demo (sample titles, household, catalog), then serve it (what `make run` does)."""
     from matinee.runtime.monolith import serve as run_server  # noqa: PLC0415
-    from matinee.web.demo import ensure_samples  # noqa: PLC0415
 
     platform = _platform()
-    ids = ensure_samples(platform, force=force)
-    if ids:
-        _run_with_progress(platform, ids)
+    try:
+        _seed(platform, force=force)
+    except MatineeError as exc:
+        raise _fail(exc) from exc
     run_server(platform)
 
 
@@ -305,10 +359,11 @@ def up(
 
 
 def _up_monolith(settings: Settings) -> None:
-    from matinee.fleet.up import write_monolith_state  # noqa: PLC0415
+    from matinee.fleet.up import prepare, write_monolith_state  # noqa: PLC0415
     from matinee.runtime.monolith import serve as run_monolith  # noqa: PLC0415
 
-    platform = Platform(settings)
+    _print_migration(settings, prepare(settings))  # the one migration of `up`
+    platform = Platform(settings, migrate=False)
     state = write_monolith_state(settings)
     try:
         run_monolith(platform)
@@ -331,7 +386,7 @@ def _up_fleet(settings: Settings) -> None:
         )
 
     console.print(f"starting a fleet of {settings.replicas} instance(s) per service ...")
-    run_fleet(settings, on_ready=ready)
+    run_fleet(settings, on_ready=ready, on_migrated=lambda m: _print_migration(settings, m))
     console.print("fleet stopped")
 
 

@@ -37,10 +37,13 @@ class SubtitleFile:
 
 
 class Platform:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+        """``migrate``: bring the database to head first (the CLI's one-shot commands and tests
+        do; ``matinee up`` migrates once before any instance starts, and instances do not)."""
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        upgrade(settings.resolved_database_url)
+        if migrate:
+            upgrade(settings.resolved_database_url)
 
     @cached_property
     def engine(self) -> Engine:

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         default="monolith", description="monolith: one process; fleet: N processes per service"
     )
     replicas: int = Field(default=2, ge=1, description="Instances per service in a fleet")
+    services: str = Field(
+        default="",
+        description="Services a fleet runs, comma-separated (with their dependencies); empty: all",
+    )
     zone: str = Field(default="zone-a", description="This process's availability zone")
     zones: str = Field(
         default="zone-a,zone-b", description="Zones a fleet spreads each service's instances over"
@@ -101,6 +105,12 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'matinee.db'}"
+
+    @property
+    def service_list(self) -> list[str] | None:
+        """The services asked for, or None for all of them."""
+        names = [n.strip() for n in self.services.split(",") if n.strip()]
+        return names or None
 
     @cached_property
     def resolved_history_url(self) -> str:

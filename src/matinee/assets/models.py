@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Double, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from matinee.db.base import Base, UTCDateTime
@@ -22,7 +22,7 @@ class Asset(Base):
     dash_key: Mapped[str] = mapped_column(String(300))
     poster_key: Mapped[str | None] = mapped_column(String(300), default=None)
     trickplay_key: Mapped[str | None] = mapped_column(String(300), default=None)
-    duration: Mapped[float] = mapped_column(Float)
+    duration: Mapped[float] = mapped_column(Double)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     probe: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -50,8 +50,8 @@ class Track(Base):
     target_kbps: Mapped[int | None] = mapped_column(Integer, default=None)
     peak_bps: Mapped[int | None] = mapped_column(Integer, default=None)
     average_bps: Mapped[int | None] = mapped_column(Integer, default=None)
-    vmaf_mean: Mapped[float | None] = mapped_column(Float, default=None)
-    vmaf_min: Mapped[float | None] = mapped_column(Float, default=None)
+    vmaf_mean: Mapped[float | None] = mapped_column(Double, default=None)
+    vmaf_min: Mapped[float | None] = mapped_column(Double, default=None)
     playlist_key: Mapped[str | None] = mapped_column(String(300), default=None)
 
     asset: Mapped[Asset] = relationship(back_populates="tracks")

@@ -7,8 +7,14 @@
   SQLite it starts with ``BEGIN IMMEDIATE``, so two writers queue on the lock (for up to the
   busy timeout) instead of one failing halfway with "database is locked".
 
-A database that cannot be reached surfaces as :class:`DatabaseUnavailable` (HTTP 503), whatever
-the driver said; integrity errors are left to the repositories, which know what they mean.
+A read-modify-write in ``write()`` reads the row with ``select(...).with_for_update()``: on
+PostgreSQL and MySQL that row lock makes concurrent writers of the row queue (SQLite ignores it
+and queues them at BEGIN IMMEDIATE), so no update is lost on any of the three.
+
+A database that cannot be reached, or that asks to be retried (a deadlock, a lock timeout, a
+shutdown), surfaces as :class:`DatabaseUnavailable` (HTTP 503), whatever the driver said. Bugs
+(an unknown column) and integrity errors keep their own exception: the repositories know what
+those mean.
 """
 
 from __future__ import annotations
@@ -39,15 +45,47 @@ class DatabaseUnavailable(MatineeError):
     """The database could not be reached or failed under the request (HTTP 503)."""
 
 
+# What counts as "not available right now" (HTTP 503, try again) rather than a bug or bad data.
+# SQLite primary result codes: BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL.
+_SQLITE_UNAVAILABLE = {5, 6, 7, 10, 13, 14, 15}
+# PostgreSQL SQLSTATE classes: connection exception, transaction rollback (serialization failure,
+# deadlock), insufficient resources, operator intervention (shutdown), system error.
+_POSTGRES_UNAVAILABLE = ("08", "40", "53", "57", "58")
+# MySQL/MariaDB error numbers: too many connections, bad handshake, access denied (a server that
+# will not let us in), shutdown in progress, lock wait timeout, deadlock, connection killed,
+# client-side connection failures (2002-2055), idle disconnect. PyMySQL reports many plain
+# mistakes (an unknown column) as OperationalError too, so the class alone says nothing.
+_MYSQL_UNAVAILABLE = {1040, 1043, 1045, 1053, 1205, 1213, 1927, 4031, *range(2000, 2100)}
+
+
 def _is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OSError | ConnectionError | TimeoutError):
         return True
-    if isinstance(exc, InterfaceError):
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    # SQLite reports a busy lock as OperationalError too: that is also "try again later".
-    return isinstance(exc, OperationalError)
+    verdict = _driver_says_unavailable(exc.orig)
+    # Unknown shape: an OperationalError is the driver's "the database had a problem".
+    return verdict if verdict is not None else isinstance(exc, OperationalError)
+
+
+def _driver_says_unavailable(orig: BaseException | None) -> bool | None:
+    """The verdict of the driver's own error code, when it gives one."""
+    sqlite_code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return sqlite_code & 0xFF in _SQLITE_UNAVAILABLE
+    if _is_mysql(orig):
+        args = getattr(orig, "args", ())
+        return args[0] in _MYSQL_UNAVAILABLE if args and isinstance(args[0], int) else None
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and len(sqlstate) == 5:
+        return sqlstate.startswith(_POSTGRES_UNAVAILABLE)
+    return None
+
+
+def _is_mysql(orig: BaseException | None) -> bool:
+    return type(orig).__module__.startswith(("pymysql", "aiomysql"))
 
 
 def make_async_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -122,7 +160,7 @@ class Database:
             return
         log.warning("database %s failed: %s", safe(self.url), exc)
         raise DatabaseUnavailable(
-            f"The database is not available right now ({type(exc).__name__}); try again shortly."
+            "The database is not available right now; try again shortly."
         ) from exc
 
     async def close(self) -> None:

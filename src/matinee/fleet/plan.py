@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from matinee.fleet.supervisor import InstanceSpec
 from matinee.runtime.monolith import GATEWAY, REGISTRY, start_order
-from matinee.services import catalog
+from matinee.services import all_services
 from matinee.settings import Settings
 
 
@@ -27,13 +27,22 @@ def registry_urls(settings: Settings) -> list[str]:
 
 
 def plan_fleet(settings: Settings, services: Iterable[str] | None = None) -> list[InstanceSpec]:
-    """Every instance of the fleet, in start order (registry first, gateway last)."""
-    specs = catalog()
+    """Every instance of the fleet, in start order (registry first, gateway last): of
+    ``services`` (default: ``settings.services``, else all) and what they depend on."""
+    specs = all_services()
+    if services is None:
+        services = settings.service_list
     wanted = set(services) if services is not None else set(specs)
     wanted |= {REGISTRY, GATEWAY}
     unknown = wanted - set(specs)
     if unknown:
         raise ValueError(f"no such service: {', '.join(sorted(unknown))}")
+    pending = list(wanted)  # and everything they depend on
+    while pending:
+        for dep in specs[pending.pop()].depends_on:
+            if dep not in wanted:
+                wanted.add(dep)
+                pending.append(dep)
     zones = settings.zone_list
     registries = registry_urls(settings)
     peers = [a for u in registries for a in ("--registry-url", u)]

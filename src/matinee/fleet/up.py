@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from matinee.db.migrate import Migration, upgrade
 from matinee.fleet.plan import plan_fleet
 from matinee.fleet.supervisor import InstanceRecord, Supervisor, read_state, write_state
 from matinee.runtime.config import identity_key
@@ -27,13 +28,13 @@ class InstanceStatus:
     health: str  # "ready", "starting" (alive, not registered yet) or "down: <why>"
 
 
-def prepare(settings: Settings) -> None:
-    """What must happen once before any instance starts: migrate the database (instances would
-    race to do it) and make the fleet-wide identity key."""
-    from matinee.platform import Platform  # noqa: PLC0415 - heavy; only `up` needs it
-
-    Platform(settings)
+def prepare(settings: Settings) -> Migration:
+    """What must happen once before any instance starts, in either topology: migrate the
+    database (the one place ``matinee up`` does; instances would race to do it) and make the
+    fleet-wide identity key."""
+    migration = upgrade(settings.resolved_database_url)
     identity_key(settings)
+    return migration
 
 
 def run_fleet(
@@ -42,10 +43,13 @@ def run_fleet(
     stop: threading.Event | None = None,
     on_ready: Callable[[list[InstanceRecord]], None] | None = None,
     ready_timeout: float = 60.0,
+    on_migrated: Callable[[Migration], None] | None = None,
 ) -> None:
     """Start every instance of the fleet, replace the ones that die, stop them all on
     SIGINT/SIGTERM (or when ``stop`` is set)."""
-    prepare(settings)
+    migration = prepare(settings)
+    if on_migrated is not None:
+        on_migrated(migration)
     stop = stop or _stop_on_signals()
     supervisor = Supervisor(
         plan_fleet(settings),

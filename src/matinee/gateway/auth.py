@@ -26,7 +26,7 @@ from typing import Protocol
 
 from matinee.clock import Clock
 from matinee.errors import MatineeError
-from matinee.gateway.errors import Unauthorized
+from matinee.gateway.errors import GatewayError, Unauthorized
 from matinee.gateway.filters import RequestContext
 from matinee.gateway.response import GatewayResponse
 from matinee.telemetry.metrics import Registry
@@ -85,9 +85,17 @@ class Identity:
         )
 
 
+class IdentityUnavailable(GatewayError):
+    """A validator could not check the token (its identity service did not answer)."""
+
+    status = 503
+    code = "identity_unavailable"
+
+
 class TokenValidator(Protocol):
     async def validate(self, token: str) -> Identity | None:
-        """The identity the session token belongs to, or None if it is unknown or expired."""
+        """The identity the session token belongs to, or None if it is unknown or expired.
+        Raises :class:`IdentityUnavailable` when it cannot tell."""
         ...
 
 
@@ -235,6 +243,7 @@ class AuthFilter:
         self.cookie_name = cookie_name
         self._stripped = metrics.counter("gateway.auth.stripped")
         self._rejected = metrics.counter("gateway.auth.rejected")
+        self._unverified = metrics.counter("gateway.auth.unverified")
         self._signed: dict[Identity, tuple[int, list[tuple[str, str]]]] = {}
 
     def should_filter(self, ctx: RequestContext) -> bool:
@@ -254,7 +263,13 @@ class AuthFilter:
         token = session_token(ctx, self.cookie_name)
         identity = None
         if token is not None and self.validator is not None:
-            identity = await self.validator.validate(token)
+            try:
+                identity = await self.validator.validate(token)
+            except IdentityUnavailable:
+                if policy == "required":
+                    raise  # 503: a 401 would wrongly tell a member their session is bad
+                self._unverified.inc()  # the counted fallback: go on anonymously
+                return None
         if identity is None:
             if policy == "required":
                 self._rejected.inc()

@@ -120,10 +120,11 @@ def load_runtime_config(settings: Settings) -> RuntimeConfig:
         if "default_dependency" in doc
         else base.default_dependency
     )
-    dependencies = {
-        name: _dependency(f"dependencies.{name}", value)
+    dependencies = dict(base.dependencies)  # built-in defaults, overridden per name by the file
+    dependencies.update(
+        (name, _dependency(f"dependencies.{name}", value))
         for name, value in doc.get("dependencies", {}).items()
-    }
+    )
     return replace(
         base,
         topology=settings.topology,

@@ -29,6 +29,7 @@ from matinee.telemetry.metrics import Registry
 from matinee.telemetry.series import SeriesStore
 
 if TYPE_CHECKING:
+    from matinee.cache import Cache
     from matinee.db.aio import Database
     from matinee.platform import Platform
 
@@ -43,6 +44,16 @@ class LimitConfig:
     initial: int = 20
     min: int = 20
     max: int = 500
+
+
+def default_dependencies() -> dict[str, DependencyConfig]:
+    """Built-in per-dependency settings, under whatever the TOML file sets.
+
+    Sign-in hashes a password with argon2id (tens of ms of CPU by design), so a burst of
+    sign-ins queues at the identity service: its calls get more time and more room than the
+    1 s / 10 concurrent default.
+    """
+    return {"identity": DependencyConfig(timeout_s=3.0, max_concurrent=64)}
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,7 @@ class RuntimeConfig:
     balancer_skip_seconds: float = 30.0
     limit: LimitConfig = field(default_factory=LimitConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
-    dependencies: dict[str, DependencyConfig] = field(default_factory=dict)
+    dependencies: dict[str, DependencyConfig] = field(default_factory=default_dependencies)
     default_dependency: DependencyConfig = field(default_factory=DependencyConfig)
     client: ClientConfig = field(default_factory=ClientConfig)
     http: HttpClientConfig = field(default_factory=HttpClientConfig)
@@ -98,6 +109,30 @@ class Node:
         self.clock: Clock = clock or SystemClock()
         self.metrics = metrics or Registry(self.clock)
         self.series = SeriesStore(self.metrics, step=config.series_step, clock=self.clock)
+        self._cache: Cache | None = None
+
+    def cache(self) -> Cache:
+        """The process's cache cluster (``settings.cache_url``), opened on first use.
+
+        One per process, so in the monolith every service shares the in-process cache as
+        they would share memcached in a fleet. The owner closes it (:meth:`close`)."""
+        if self._cache is None:
+            from matinee.cache import open_cache  # noqa: PLC0415 - only services that use it pay
+
+            self._cache = open_cache(
+                self.settings.cache_url,
+                name="matinee",
+                zone=self.config.zone,
+                clock=self.clock,
+                metrics=self.metrics,
+            )
+        return self._cache
+
+    async def close(self) -> None:
+        """Close what the node opened for its services (the cache cluster)."""
+        if self._cache is not None:
+            await self._cache.close()
+            self._cache = None
 
 
 @dataclass
@@ -120,6 +155,7 @@ class ServiceContext:
     dependencies: Dependencies
     clients: Clients
     platform_override: Platform | None = None
+    node: Node | None = field(default=None, repr=False)
     lifespans: list[Callable[[], AbstractAsyncContextManager[None]]] = field(default_factory=list)
     _database: Database | None = field(default=None, repr=False)
 
@@ -139,14 +175,25 @@ class ServiceContext:
             self.add_lifespan(self._database.lifespan)
         return self._database
 
+    def _node_cache(self) -> Cache:
+        if self.node is None:
+            raise RuntimeError("this context was built without a node; it has no cache")
+        return self.node.cache()
+
+    def cache(self, name: str) -> Cache:
+        """The cache called ``name`` (keys live under ``<name>:``) on the process's cluster:
+        in-process by default, memcached zones when ``settings.cache_url`` says so."""
+        return self._node_cache().named(name)
+
     @cached_property
     def platform(self) -> Platform:
-        """matinee's domain parts (stores, object store) built from settings, on first use."""
+        """matinee's domain parts (stores, object store) built from settings, on first use.
+        Like :meth:`database`, it does not migrate: ``matinee up`` did, once."""
         if self.platform_override is not None:
             return self.platform_override
         from matinee.platform import Platform  # noqa: PLC0415 - only services that use it pay
 
-        return Platform(self.settings)
+        return Platform(self.settings, migrate=False)
 
 
 def build_context(
@@ -207,4 +254,5 @@ def build_context(
         dependencies=dependencies,
         clients=clients,
         platform_override=platform,
+        node=node,
     )

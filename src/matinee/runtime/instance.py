@@ -30,7 +30,7 @@ from matinee.runtime.context import Node, RuntimeConfig, build_context
 from matinee.runtime.httpclient import HttpTransport
 from matinee.runtime.logs import configure_logging
 from matinee.runtime.server import ServerConfig, serve_until_signalled
-from matinee.services import catalog
+from matinee.services import all_services
 from matinee.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ async def run_instance(
     stop_event: asyncio.Event | None = None,
 ) -> None:
     """Serve one instance until SIGTERM/SIGINT (or ``stop_event``), then shut down gracefully."""
-    specs = catalog()
+    specs = all_services()
     spec = specs.get(options.service)
     if spec is None:
         raise MatineeError(
@@ -101,6 +101,7 @@ async def run_instance(
     ctx.add_lifespan(sampling)
     instance = build_instance(spec, ctx)
     instance.runtime.closing.push_async_callback(transport.aclose)
+    instance.runtime.closing.push_async_callback(node.close)
     await serve_until_signalled(
         instance.app,
         ServerConfig(host=options.host, port=options.port),

@@ -28,7 +28,7 @@ from matinee.runtime.config import load_runtime_config
 from matinee.runtime.context import Node, RuntimeConfig, build_context
 from matinee.runtime.server import ServerConfig, serve_until_signalled
 from matinee.runtime.transport import AsgiTransport, Receive, Scope, Send
-from matinee.services import catalog
+from matinee.services import all_services
 from matinee.settings import Settings
 from matinee.telemetry.metrics import Registry
 
@@ -76,7 +76,7 @@ class Monolith:
         clock: Clock | None = None,
         metrics: Registry | None = None,
     ) -> None:
-        specs = start_order(services if services is not None else catalog().values())
+        specs = start_order(services if services is not None else all_services().values())
         names = [s.name for s in specs]
         if REGISTRY not in names or GATEWAY not in names:
             raise MatineeError("the monolith needs the registry and gateway services")
@@ -152,6 +152,7 @@ class Monolith:
                 except Exception:
                     log.exception("%s did not stop cleanly", instance.spec.name)
         finally:
+            await self.node.close()
             self._stop_sampling.set()
             if self._sampling is not None:
                 await self._sampling

@@ -197,6 +197,7 @@ class Fleet:
             "MATINEE_FAULT_INJECTION": "true",
             "MATINEE_DRAIN_TIMEOUT": "2",
             "MATINEE_LOG_LEVEL": "WARNING",
+            "MATINEE_SERVICES": "media",  # the proofs need one service behind the gateways
         }
 
     @property

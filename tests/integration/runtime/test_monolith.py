@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from matinee.db import upgrade
 from matinee.runtime.monolith import run_monolith
 from matinee.runtime.transport import AiohttpTransport
 from matinee.settings import Settings
@@ -16,6 +17,7 @@ def test_serves_the_page_and_api_on_one_port_and_stops(tmp_path: Path) -> None:
     async def main() -> None:
         port = free_port()
         settings = Settings(data_dir=tmp_path, port=port)
+        upgrade(settings.resolved_database_url)  # as `matinee up` does before instances start
         stop = asyncio.Event()
         serving = asyncio.create_task(run_monolith(settings, stop_event=stop))
         transport = AiohttpTransport()

@@ -21,7 +21,7 @@ def test_plan_places_every_instance(tmp_path: Path) -> None:
             "zones": "a, b",
         }
     )
-    plan = plan_fleet(settings)
+    plan = plan_fleet(settings, ["media"])
     placed = [(s.name, s.port, s.zone) for s in plan]
     assert placed == [
         ("registry-0", 9761, "a"),
@@ -40,6 +40,22 @@ def test_plan_places_every_instance(tmp_path: Path) -> None:
     assert argv[argv.index("--service") + 1] == "media"
     assert argv[argv.index("--zone") + 1] == "a"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--registry-url"] == urls
+
+
+def test_a_service_brings_what_it_depends_on(tmp_path: Path) -> None:
+    plan = plan_fleet(Settings.model_validate({"data_dir": tmp_path}), ["playback"])
+    names = [s.name.rsplit("-", 1)[0] for s in plan]
+    assert set(names) == {
+        "registry",
+        "media",
+        "identity",
+        "billing",
+        "catalog",
+        "playback",
+        "gateway",
+    }
+    assert names.index("catalog") > names.index("media")
+    assert names.index("playback") > names.index("catalog")
 
 
 def test_unknown_service_is_refused(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from matinee.runtime.config import ConfigError, identity_key, load_runtime_config
+from matinee.runtime.context import default_dependencies
 from matinee.settings import Settings
 
 
@@ -26,7 +27,8 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     assert config.deregister_grace == 2.0
     assert config.discovery.lease_duration == 90  # Eureka's default
     assert config.default_dependency.breaker.request_volume_threshold == 20  # Hystrix's
-    assert config.dependencies == {}
+    assert config.dependencies == default_dependencies()
+    assert config.dependencies["identity"].timeout_s == 3.0  # argon2id sign-ins queue
     assert len(config.identity_key or b"") == 64
 
 

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from fastapi import APIRouter
 
+from matinee.db import upgrade
 from matinee.errors import MatineeError
 from matinee.runtime.app import ServiceSpec
 from matinee.runtime.context import ServiceContext
 from matinee.runtime.monolith import Monolith, start_order
 from matinee.runtime.transport import AsgiTransport
-from matinee.services import catalog
+from matinee.services import all_services
 from matinee.settings import Settings
 
 
@@ -38,13 +39,31 @@ def test_start_order_puts_dependencies_first() -> None:
         start_order([spec("x", "y"), spec("y", "x")])
 
 
-def test_the_catalog_has_the_registry_media_and_the_gateway() -> None:
-    assert list(catalog()) == ["registry", "media", "gateway"]
+def test_every_service_is_listed_and_starts_after_what_it_depends_on() -> None:
+    specs = all_services()
+    assert set(specs) == {
+        "registry",
+        "media",
+        "identity",
+        "billing",
+        "catalog",
+        "history",
+        "playback",
+        "gateway",
+    }
+    order = [s.name for s in start_order(specs.values())]
+    assert order[0] == "registry"
+    assert order[-1] == "gateway"
+    for spec in specs.values():
+        for dep in spec.depends_on:
+            assert order.index(dep) < order.index(spec.name)
 
 
 def test_requests_reach_media_through_the_gateway(tmp_path: Path) -> None:
     async def main() -> None:
-        monolith = Monolith(Settings(data_dir=tmp_path))
+        settings = Settings(data_dir=tmp_path)
+        upgrade(settings.resolved_database_url)  # as `matinee up` does before instances start
+        monolith = Monolith(settings)
         front = AsgiTransport({"matinee.test": monolith})
         await monolith.start()
         try:
@@ -69,7 +88,7 @@ def test_requests_reach_media_through_the_gateway(tmp_path: Path) -> None:
                 "GET", "http://registry-1.local/eureka/apps", [("accept", "application/json")]
             )
             names = {a["name"] for a in apps.json()["applications"]["application"]}
-            assert names == {"MEDIA", "GATEWAY"}
+            assert names == {name.upper() for name in all_services()} - {"REGISTRY"}
             await monolith.leave()
             apps = await monolith.transport.request(
                 "GET", "http://registry-1.local/eureka/apps", [("accept", "application/json")]

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from matinee.gateway.app import create_gateway
+from matinee.gateway.validator import session_validator
 from matinee.runtime.app import ServiceSpec
 from matinee.runtime.context import ServiceContext
 from matinee.runtime.transport import ASGIApp
 
 
 def build(ctx: ServiceContext) -> ASGIApp:
-    return create_gateway(ctx, config=ctx.config.gateway, identity_key=ctx.config.identity_key)
+    # Session tokens are checked by the identity service, each answer cached for 5 s
+    # (gateway/validator.py: sign-outs take effect here within that time).
+    return create_gateway(
+        ctx,
+        config=ctx.config.gateway,
+        validator=session_validator(ctx.clients, ctx.clock, ctx.metrics),
+        identity_key=ctx.config.identity_key,
+    )
 
 
 SPEC = ServiceSpec(

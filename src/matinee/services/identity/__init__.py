@@ -1,1 +1,108 @@
+"""The identity service: accounts, sign-in and sessions, profiles and devices.
 
+``SPEC`` runs it with the default :class:`IdentityConfig`; :func:`make_spec` with another (tests
+use cheap password hashing). Its tables live in ``settings.database_url`` (migration 0002).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import APIRouter
+
+from matinee.runtime.app import ServiceSpec
+from matinee.runtime.context import ServiceContext
+from matinee.runtime.identity import Callers
+from matinee.services.identity import api, device_api, internal, profile_api
+from matinee.services.identity.config import HashingConfig, IdentityConfig, WindowLimit
+from matinee.services.identity.devices import Devices
+from matinee.services.identity.errors import STATUS
+from matinee.services.identity.profiles import Profiles
+from matinee.services.identity.service import IdentityService, create_admin
+
+log = logging.getLogger(__name__)
+
+
+def pruning(
+    service: IdentityService, interval: float
+) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """A lifespan that deletes long-ended sessions and stale attempts every ``interval`` s."""
+
+    async def loop() -> None:
+        while True:
+            await service.clock.sleep(interval)
+            try:
+                removed = await service.prune()
+            except Exception:  # a failed run is retried at the next interval
+                log.exception("pruning ended sessions failed")
+            else:
+                log.debug("pruned %d ended sessions and stale attempts", removed)
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(), name="identity-prune")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
+def warming(service: IdentityService) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """A lifespan that prepares the hash unknown-email sign-ins verify against."""
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        await service.hasher.warm()
+        yield
+
+    return lifespan
+
+
+def build(ctx: ServiceContext, config: IdentityConfig | None = None) -> list[APIRouter]:
+    config = config or IdentityConfig()
+    db = ctx.database()
+    identity = IdentityService(db, ctx.clock, config)
+    profiles = Profiles(db, ctx.clock, identity, config.max_profiles)
+    devices = Devices(db, ctx.clock)
+    ctx.add_lifespan(warming(identity))
+    if config.prune_interval_s > 0:
+        ctx.add_lifespan(pruning(identity, config.prune_interval_s))
+    deps = api.Deps(identity, profiles, devices, Callers(ctx), ctx.clock)
+    return [
+        api.router(deps, ctx.metrics),
+        profile_api.router(deps),
+        device_api.router(deps),
+        internal.router(identity, profiles),
+    ]
+
+
+def make_spec(config: IdentityConfig | None = None) -> ServiceSpec:
+    """The identity service with ``config`` (default: :class:`IdentityConfig`)."""
+    return ServiceSpec(
+        "identity",
+        build=lambda ctx: build(ctx, config),
+        errors=STATUS,
+        description="Accounts, sign-in and sessions, profiles and devices.",
+    )
+
+
+SPEC = make_spec()
+
+__all__ = [
+    "SPEC",
+    "HashingConfig",
+    "IdentityConfig",
+    "IdentityService",
+    "WindowLimit",
+    "build",
+    "create_admin",
+    "make_spec",
+]

@@ -1,4 +1,5 @@
-"""The media service: the viewer page, the assets API and packaged media from the object store."""
+"""The media service: the viewer page, the assets API and packaged media from the object store
+(openly under ``/media/...`` and behind signed URLs under ``/t/<token>/...``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ from fastapi import APIRouter
 
 from matinee.runtime.app import ServiceSpec
 from matinee.runtime.context import ServiceContext
-from matinee.services.media import api
+from matinee.services.media import api, signed
 from matinee.services.media.errors import STATUS
 
 
-def build(ctx: ServiceContext) -> APIRouter:
-    return api.router(ctx.platform, instance=ctx.instance_id)
+def build(ctx: ServiceContext) -> list[APIRouter]:
+    access = signed.signed_access(ctx.platform, ctx.config.url_signing_key, ctx.clock)
+    return [
+        api.router(ctx.platform, instance=ctx.instance_id),
+        signed.router(ctx.platform, access),
+    ]
 
 
 SPEC = ServiceSpec(

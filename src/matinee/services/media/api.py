@@ -32,6 +32,23 @@ def content_type(key: str) -> str:
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
+def object_response(platform: Platform, key: str, *, head: bool = False) -> Response:
+    """The object at ``key``: in place from a local directory (byte ranges, HEAD), or streamed
+    from S3. Raises ObjectNotFound (404)."""
+    headers = {"Access-Control-Allow-Origin": "*"}
+    path = platform.objects.local_path(key)
+    if path is not None:
+        platform.objects.head(key)  # raises ObjectNotFound -> 404
+        return FileResponse(path, media_type=content_type(key), headers=headers)
+    info = platform.objects.head(key)
+    headers["Content-Length"] = str(info.size)
+    if head:
+        return Response(media_type=content_type(key), headers=headers)
+    return StreamingResponse(
+        platform.objects.iter_bytes(key), media_type=content_type(key), headers=headers
+    )
+
+
 def router(platform: Platform, players: Path = PLAYERS, *, instance: str = "") -> APIRouter:
     api = APIRouter(tags=["media"])
     about_body = {"service": "media", "instance": instance, "version": __version__}
@@ -72,20 +89,40 @@ def router(platform: Platform, players: Path = PLAYERS, *, instance: str = "") -
             for a in platform.assets.all()
         ]
 
+    @api.get("/api/assets/{asset_id}")
+    def get_asset(asset_id: str) -> dict[str, Any]:
+        """One packaged asset: its object-store keys, size, duration and tracks."""
+        a = platform.assets.get(asset_id)
+        if a is None:
+            raise HTTPException(404, "There is no asset with this id.")
+        keys = ("hls_key", "dash_key", "poster_key", "trickplay_key", "prefix")
+        return {
+            "id": a.id,
+            "title": a.title,
+            "duration": a.duration,
+            "width": a.width,
+            "height": a.height,
+            **{k: getattr(a, k) for k in keys},
+            "tracks": [
+                {
+                    "kind": t.kind,
+                    "name": t.name,
+                    "codecs": t.codecs,
+                    "language": t.language,
+                    "width": t.width,
+                    "height": t.height,
+                    "average_bps": t.average_bps,
+                    "playlist_key": t.playlist_key,
+                }
+                for t in a.tracks
+            ],
+        }
+
     @api.get("/media/{key:path}")
     def media(key: str) -> Response:
         if not key.startswith("assets/"):
             raise HTTPException(404, "only packaged assets are served")
-        headers = {"Access-Control-Allow-Origin": "*"}
-        path = platform.objects.local_path(key)
-        if path is not None:
-            platform.objects.head(key)  # raises ObjectNotFound -> 404
-            return FileResponse(path, media_type=content_type(key), headers=headers)
-        info = platform.objects.head(key)
-        headers["Content-Length"] = str(info.size)
-        return StreamingResponse(
-            platform.objects.iter_bytes(key), media_type=content_type(key), headers=headers
-        )
+        return object_response(platform, key)
 
     @api.get("/players/{path:path}")
     def player_file(path: str) -> FileResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from matinee.delivery.errors import AccessDenied, NoRenditionAllowed, UnsafePath
 from matinee.jobs.errors import JobNotFound
 from matinee.media.errors import InvalidLadder, InvalidMaster
 from matinee.storage.errors import InvalidKey, ObjectNotFound, StorageUnavailable
@@ -13,4 +14,7 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (InvalidMaster, 422),
     (InvalidLadder, 422),
     (StorageUnavailable, 503),
+    (UnsafePath, 400),  # signed URLs: traversal, encoded or odd paths
+    (AccessDenied, 403),  # altered, expired, wrong folder or address, rendition above the cap
+    (NoRenditionAllowed, 403),
 )

@@ -1,1 +1,95 @@
+"""The playback service: authorizes plays, counts streams with leases, signs media URLs.
 
+``SPEC`` runs it with the default :class:`PlaybackConfig` and origin-only delivery;
+:func:`make_spec` takes another config or a :class:`~matinee.delivery.steering.Steering` (the
+CDN's). Its leases live in ``settings.database_url`` (migration 0005).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import APIRouter
+
+from matinee.delivery.steering import OriginOnly, Steering
+from matinee.delivery.tokens import UrlSigner, signing_key
+from matinee.runtime.app import ServiceSpec
+from matinee.runtime.context import ServiceContext
+from matinee.runtime.identity import Callers
+from matinee.services.playback import api
+from matinee.services.playback.clients import ServiceLookups
+from matinee.services.playback.errors import STATUS
+from matinee.services.playback.leases import Leases
+from matinee.services.playback.service import PlaybackConfig, PlaybackService
+from matinee.services.playback.store import PlaybackStore
+
+log = logging.getLogger(__name__)
+
+
+def sweeping(leases: Leases, interval: float) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """A lifespan that deletes leases expired for more than ``interval`` every ``interval`` s
+    (starts delete their own account's; this clears accounts that stopped playing)."""
+
+    async def loop() -> None:
+        while True:
+            await leases.clock.sleep(interval)
+            try:
+                removed = await leases.sweep(grace=interval)
+            except Exception:  # a failed sweep is retried at the next interval
+                log.exception("sweeping expired stream leases failed")
+            else:
+                log.debug("swept %d expired stream leases", removed)
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(), name="playback-sweep")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
+def build(
+    ctx: ServiceContext, config: PlaybackConfig | None = None, steering: Steering | None = None
+) -> APIRouter:
+    config = config or PlaybackConfig()
+    leases = Leases(PlaybackStore(ctx.database()), ctx.clock, config.lease_ttl_s)
+    if config.sweep_interval_s > 0:
+        ctx.add_lifespan(sweeping(leases, config.sweep_interval_s))
+    service = PlaybackService(
+        ServiceLookups(ctx.clients),
+        leases=leases,
+        signer=UrlSigner(signing_key(ctx.config.url_signing_key), ctx.clock),
+        steering=steering or OriginOnly(),
+        clock=ctx.clock,
+        config=config,
+        metrics=ctx.metrics,
+    )
+    return api.router(service, Callers(ctx))
+
+
+def make_spec(
+    config: PlaybackConfig | None = None, steering: Steering | None = None
+) -> ServiceSpec:
+    """The playback service with ``config`` and ``steering`` (default: origin only)."""
+    return ServiceSpec(
+        "playback",
+        build=lambda ctx: build(ctx, config, steering),
+        errors=STATUS,
+        depends_on=("identity", "billing", "catalog", "media"),
+        description="Authorizes plays (subscription, availability, maturity, stream limit) "
+        "and hands out signed manifest URLs.",
+    )
+
+
+SPEC = make_spec()
+
+__all__ = ["SPEC", "PlaybackConfig", "PlaybackService", "build", "make_spec"]
