@@ -51,9 +51,14 @@ def default_dependencies() -> dict[str, DependencyConfig]:
 
     Sign-in hashes a password with argon2id (tens of ms of CPU by design), so a burst of
     sign-ins queues at the identity service: its calls get more time and more room than the
-    1 s / 10 concurrent default.
+    1 s / 10 concurrent default. So do calls to history (below).
     """
-    return {"identity": DependencyConfig(timeout_s=3.0, max_concurrent=64)}
+    return {
+        "identity": DependencyConfig(timeout_s=3.0, max_concurrent=64),
+        # Heartbeats arrive from every player every few seconds and are acknowledged only
+        # once durable, by a group commit that needs many requests waiting at once.
+        "history": DependencyConfig(timeout_s=3.0, max_concurrent=256),
+    }
 
 
 @dataclass(frozen=True)
