@@ -17,13 +17,12 @@ once. The background loop sleeps ``renewal_interval`` on the injected clock betw
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
-from matinee.errors import MatineeError
+from matinee.runtime.background import every
 from matinee.services.billing import store
 from matinee.services.billing.config import BillingConfig
 from matinee.services.billing.ledger import Ledger, Settled
@@ -160,23 +159,5 @@ class Renewals:
         if interval is None:
             yield
             return
-        task = asyncio.create_task(self._forever(interval), name="billing-renewals")
-        try:
+        async with every(self.clock, interval, self.run, name="billing-renewals")():
             yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-
-    async def _forever(self, interval: float) -> None:
-        while True:
-            await self.clock.sleep(interval)
-            try:
-                report = await self.run()
-            except MatineeError as exc:  # the database is down, say: try again next time
-                log.warning("billing renewal run failed: %s", exc)
-            except Exception:
-                log.exception("billing renewal run failed unexpectedly")
-            else:
-                if report != RenewalRunOut():
-                    log.info("billing renewal run: %s", report.model_dump())

@@ -6,8 +6,6 @@ use cheap password hashing). Its tables live in ``settings.database_url`` (migra
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,6 +13,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import APIRouter
 
 from matinee.runtime.app import ServiceSpec
+from matinee.runtime.background import every
 from matinee.runtime.context import ServiceContext
 from matinee.runtime.identity import Callers
 from matinee.services.identity import api, device_api, internal, profile_api
@@ -23,6 +22,7 @@ from matinee.services.identity.devices import Devices
 from matinee.services.identity.errors import STATUS
 from matinee.services.identity.profiles import Profiles
 from matinee.services.identity.service import IdentityService, create_admin
+from matinee.services.identity.session_cache import SessionCache
 
 log = logging.getLogger(__name__)
 
@@ -31,28 +31,7 @@ def pruning(
     service: IdentityService, interval: float
 ) -> Callable[[], AbstractAsyncContextManager[None]]:
     """A lifespan that deletes long-ended sessions and stale attempts every ``interval`` s."""
-
-    async def loop() -> None:
-        while True:
-            await service.clock.sleep(interval)
-            try:
-                removed = await service.prune()
-            except Exception:  # a failed run is retried at the next interval
-                log.exception("pruning ended sessions failed")
-            else:
-                log.debug("pruned %d ended sessions and stale attempts", removed)
-
-    @asynccontextmanager
-    async def lifespan() -> AsyncIterator[None]:
-        task = asyncio.create_task(loop(), name="identity-prune")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    return lifespan
+    return every(service.clock, interval, service.prune, name="identity-prune")
 
 
 def warming(service: IdentityService) -> Callable[[], AbstractAsyncContextManager[None]]:
@@ -69,9 +48,10 @@ def warming(service: IdentityService) -> Callable[[], AbstractAsyncContextManage
 def build(ctx: ServiceContext, config: IdentityConfig | None = None) -> list[APIRouter]:
     config = config or IdentityConfig()
     db = ctx.database()
-    identity = IdentityService(db, ctx.clock, config)
+    sessions = SessionCache(ctx.cache("sessions"), ctx.clock, metrics=ctx.metrics)
+    identity = IdentityService(db, ctx.clock, config, sessions=sessions)
     profiles = Profiles(db, ctx.clock, identity, config.max_profiles)
-    devices = Devices(db, ctx.clock)
+    devices = Devices(db, ctx.clock, sessions)
     ctx.add_lifespan(warming(identity))
     if config.prune_interval_s > 0:
         ctx.add_lifespan(pruning(identity, config.prune_interval_s))

@@ -7,17 +7,16 @@ CDN's). Its leases live in ``settings.database_url`` (migration 0005).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from fastapi import APIRouter
 
 from matinee.delivery.steering import OriginOnly, Steering
 from matinee.delivery.tokens import UrlSigner, signing_key
 from matinee.runtime.app import ServiceSpec
+from matinee.runtime.background import every
 from matinee.runtime.context import ServiceContext
 from matinee.runtime.identity import Callers
 from matinee.services.playback import api
@@ -34,27 +33,10 @@ def sweeping(leases: Leases, interval: float) -> Callable[[], AbstractAsyncConte
     """A lifespan that deletes leases expired for more than ``interval`` every ``interval`` s
     (starts delete their own account's; this clears accounts that stopped playing)."""
 
-    async def loop() -> None:
-        while True:
-            await leases.clock.sleep(interval)
-            try:
-                removed = await leases.sweep(grace=interval)
-            except Exception:  # a failed sweep is retried at the next interval
-                log.exception("sweeping expired stream leases failed")
-            else:
-                log.debug("swept %d expired stream leases", removed)
+    async def sweep() -> int:
+        return await leases.sweep(grace=interval)
 
-    @asynccontextmanager
-    async def lifespan() -> AsyncIterator[None]:
-        task = asyncio.create_task(loop(), name="playback-sweep")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    return lifespan
+    return every(leases.clock, interval, sweep, name="playback-sweep")
 
 
 def build(
