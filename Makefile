@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test check lint types bench bench-gateway clean venv dev
+.PHONY: run test check lint types bench bench-gateway bench-api bench-edge clean venv dev
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -50,11 +50,23 @@ types: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(VENV)/bin/python bench/ingest_ladder.py
 	$(MAKE) bench-gateway
+	$(MAKE) bench-api
+	$(MAKE) bench-edge
 
 ## A small JSON endpoint direct, through nginx and through the gateway (needs wrk and nginx).
 bench-gateway: $(DEV_STAMP)
 	bash scripts/test-deps.sh
 	$(VENV)/bin/python bench/gateway_proxy.py
+
+## Sign-in, title page and playback start through the gateway, on SQLite and PostgreSQL (needs wrk).
+bench-api: $(DEV_STAMP)
+	bash scripts/test-deps.sh
+	$(VENV)/bin/python bench/services_api.py
+
+## The CDN edge's hit path against nginx serving the same files from disk (needs wrk and nginx).
+bench-edge: $(DEV_STAMP)
+	bash scripts/test-deps.sh
+	$(VENV)/bin/python bench/edge_vs_nginx.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -30,20 +30,20 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psutil
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import free_port, get, versions, wait_ok
 
 OUT = Path(__file__).parent / "out"
 ENDPOINT = "/api/media/about"
@@ -113,36 +113,6 @@ class Run:
     max_ms: float
     errors: int
     cpu_us_per_request: dict[str, float] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - our own loopback URL
-            return int(resp.status), resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def wait_ok(url: str, what: str, proc: subprocess.Popen[bytes], within: float = 60.0) -> bytes:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode} while starting")
-        try:
-            status, body = get(url)
-            if status == 200:
-                return body
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{what} did not answer 200 at {url} within {within:g} s")
 
 
 class Stack:
@@ -289,22 +259,6 @@ def medians(runs: list[Run]) -> dict[str, dict[str, float]]:
             cpu = statistics.median(r.cpu_us_per_request[proc] for r in mine)
             out[path][f"cpu_us_{proc}"] = round(cpu, 1)
     return out
-
-
-def versions() -> dict[str, str]:
-    import granian  # noqa: PLC0415 - only for the record
-
-    def first_line(argv: list[str]) -> str:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        return (done.stdout + done.stderr).strip().splitlines()[0]
-
-    return {
-        "python": sys.version.split()[0],
-        "granian": granian.__version__,
-        "nginx": first_line(["nginx", "-v"]),
-        "wrk": first_line(["wrk", "-v"]),
-        "cpus": str(os.cpu_count()),
-    }
 
 
 @dataclass

@@ -359,6 +359,7 @@ def up(
 
 
 def _up_monolith(settings: Settings) -> None:
+    from matinee.fleet.edges import monolith_edges  # noqa: PLC0415
     from matinee.fleet.up import prepare, write_monolith_state  # noqa: PLC0415
     from matinee.runtime.monolith import serve as run_monolith  # noqa: PLC0415
 
@@ -366,7 +367,8 @@ def _up_monolith(settings: Settings) -> None:
     platform = Platform(settings, migrate=False)
     state = write_monolith_state(settings)
     try:
-        run_monolith(platform)
+        with monolith_edges(settings) as edges:  # the CDN's edge processes beside it
+            run_monolith(platform, sidecars=edges)
     finally:
         state.unlink(missing_ok=True)
 

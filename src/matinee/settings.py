@@ -101,6 +101,31 @@ class Settings(BaseSettings):
         default=None,
         description="Key media URLs are signed with; default: <data_dir>/url-signing.key",
     )
+    # The CDN's edge appliances that `matinee up` starts beside the platform (both topologies).
+    edges: int = Field(default=2, ge=0, description="Edge processes `matinee up` starts")
+    edge_base_port: int = Field(
+        default=8200, ge=1, le=65535, description="First edge's port (the next ones follow)"
+    )
+    edge_capacity_mb: int = Field(default=1024, ge=1, description="Disk each edge may fill")
+    edge_policy: Literal["lru", "sieve", "s3fifo"] = Field(
+        default="s3fifo", description="Eviction policy of the edges"
+    )
+    edge_region: str = Field(default="local", description="Region the local edges serve")
+    edge_cluster: str = Field(default="local-a", description="Cluster of the local edges")
+
+    # The CDN's steering, proactive fill and third-party tier (services/steering, cdn/).
+    steering_config: Path | None = Field(
+        default=None,
+        description="TOML: client regions (CIDRs, countries), fill window, report polling",
+    )
+    cdn_url: str | None = Field(
+        default=None,
+        description="The third-party CDN steering lists after the edges; default: the nginx "
+        "a fleet starts on cdn_port",
+    )
+    cdn_port: int = Field(
+        default=8380, ge=0, le=65535, description="The fleet's nginx pull-through CDN (0: none)"
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -9,14 +9,11 @@ pipeline itself is tested elsewhere), so this test needs no encoding.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from matinee.assets.models import Asset, Track
 from matinee.db import upgrade
 from matinee.gateway.config import GatewayConfig, RateLimitConfig
 from matinee.gateway.shedding import SheddingConfig
@@ -25,34 +22,10 @@ from matinee.runtime.context import RuntimeConfig
 from matinee.runtime.monolith import Monolith
 from matinee.seed import MEMBER_EMAIL, MEMBER_PASSWORD, MOVIES, SERIES_NAME, seed
 from matinee.settings import Settings
+from matinee.testing.assets import sample_asset
 from matinee.web.demo import SAMPLES
 
 BASE = "http://matinee.test"
-
-
-def sample_asset(title: str) -> Asset:
-    asset_id = str(uuid.uuid4())
-    prefix = f"assets/{asset_id}"
-    tracks = [
-        Track(kind="video", name=f"video_{h}p", width=h * 16 // 9, height=h, codecs="avc1")
-        for h in (360, 720)
-    ]
-    tracks.append(Track(kind="audio", name="audio_eng", language="eng", codecs="mp4a.40.2"))
-    return Asset(
-        id=asset_id,
-        job_id=str(uuid.uuid4()),
-        title=title,
-        prefix=prefix,
-        hls_key=f"{prefix}/master.m3u8",
-        dash_key=f"{prefix}/manifest.mpd",
-        poster_key=f"{prefix}/poster.jpg",
-        duration=10.0,
-        width=1280,
-        height=720,
-        probe={},
-        created_at=datetime.now(UTC),
-        tracks=tracks,
-    )
 
 
 async def ok(response: httpx.Response, status: int = 200) -> Any:

@@ -157,7 +157,12 @@ class UrlSigner:
         Raises UnsafePath (a traversal or odd path), TokenInvalid, TokenExpired,
         TokenWrongPath or TokenWrongClient."""
         safe_path(path)
-        claims = self.claims(token)
+        return self.check(self.claims(token), path, client_ip=client_ip)
+
+    def check(self, claims: Claims, path: str, *, client_ip: str | None = None) -> Claims:
+        """``claims`` (of a token whose signature was checked) if they allow ``path`` (already
+        a safe path) now, from ``client_ip``: what :meth:`verify` checks after the signature,
+        for a server that remembers the claims of tokens it has seen."""
         if self.clock.time() >= claims.expires:
             raise TokenExpired("This media link has expired: start playback again.")
         if not claims.prefix.endswith("/") or not path.startswith(claims.prefix):

@@ -5,7 +5,9 @@
 * every other service (except the gateway) gets ``replicas`` instances on ports from
   ``base_port`` up, spread round-robin over the configured zones;
 * the gateway gets ``replicas`` instances on the front-door ports ``port``, ``port + 1``, ...
-  (in production an L4 load balancer or a Kubernetes Service sits in front of them).
+  (in production an L4 load balancer or a Kubernetes Service sits in front of them);
+* with the origin (``media``), ``settings.edges`` CDN edge processes (``fleet.edges``), placed
+  before the gateways.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
+from matinee.fleet.edges import plan_edges
 from matinee.fleet.supervisor import InstanceSpec
 from matinee.runtime.monolith import GATEWAY, REGISTRY, start_order
 from matinee.services import all_services
 from matinee.settings import Settings
+
+MEDIA = "media"
 
 
 def registry_urls(settings: Settings) -> list[str]:
@@ -80,4 +85,7 @@ def plan_fleet(settings: Settings, services: Iterable[str] | None = None) -> lis
                 *peers,
             )
             plan.append(InstanceSpec(spec.name, slot, port, zone, argv))
+    if MEDIA in wanted:  # the CDN's edges fill from media (the origin): after it, before gateways
+        first_gateway = next(i for i, s in enumerate(plan) if s.service == GATEWAY)
+        plan[first_gateway:first_gateway] = plan_edges(settings, registry_urls=registries)
     return plan

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from matinee.cdn.thirdparty import with_cdn_tier
 from matinee.db.migrate import Migration, upgrade
+from matinee.fleet.edges import EDGE, edges_state_path
 from matinee.fleet.plan import plan_fleet
 from matinee.fleet.supervisor import InstanceRecord, Supervisor, read_state, write_state
-from matinee.runtime.config import identity_key
+from matinee.runtime.config import identity_key, url_signing_key
 from matinee.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,9 +33,10 @@ class InstanceStatus:
 def prepare(settings: Settings) -> Migration:
     """What must happen once before any instance starts, in either topology: migrate the
     database (the one place ``matinee up`` does; instances would race to do it) and make the
-    fleet-wide identity key."""
+    fleet-wide identity and URL-signing keys."""
     migration = upgrade(settings.resolved_database_url)
     identity_key(settings)
+    url_signing_key(settings)  # playback signs, the origin and every edge verify
     return migration
 
 
@@ -52,7 +55,7 @@ def run_fleet(
         on_migrated(migration)
     stop = stop or _stop_on_signals()
     supervisor = Supervisor(
-        plan_fleet(settings),
+        with_cdn_tier(plan_fleet(settings), settings),  # the third-party CDN tier (nginx)
         state_path=settings.fleet_state_path,
         log_dir=settings.data_dir / "logs",
     )
@@ -75,7 +78,11 @@ def run_fleet(
 
 def _waves(records: list[InstanceRecord]) -> list[set[str]]:
     order = list(dict.fromkeys(r.service for r in records))  # plan order: registry ... gateway
-    return [{order[0]}, set(order[1:-1]), {order[-1]}] if len(order) > 2 else [set(order)]
+    if len(order) <= 2:
+        return [set(order)]
+    services = [s for s in order[1:-1] if s != EDGE]
+    edges = [{EDGE}] if EDGE in order else []  # they fill from the services: a wave after them
+    return [w for w in ({order[0]}, set(services), *edges, {order[-1]}) if w]
 
 
 def _wait_ready(
@@ -112,8 +119,10 @@ def write_monolith_state(settings: Settings) -> Path:
 
 
 def status(settings: Settings) -> list[InstanceStatus]:
-    """Every instance the last ``matinee up`` started, with its health right now."""
-    return [probe(r, host=settings.host) for r in read_state(settings.fleet_state_path)]
+    """Every instance the last ``matinee up`` started, with its health right now (in the
+    monolith, its edges are recorded apart, by their own supervisor)."""
+    records = read_state(settings.fleet_state_path) + read_state(edges_state_path(settings))
+    return [probe(r, host=settings.host) for r in records]
 
 
 def probe(record: InstanceRecord, host: str = "127.0.0.1", timeout: float = 1.0) -> InstanceStatus:

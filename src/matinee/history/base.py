@@ -9,6 +9,7 @@
     await store.bookmark(profile, title)    # resume position
     await store.history(profile, limit=20, cursor=None)  # full history, newest first, paged
     await store.roll_up(older_than=now - age)            # LiveVH -> CompressedVH
+    await store.popular("US", first_day=d - 6, last_day=d, limit=200)  # plays per title
     await store.close()
 
 Backends provide a handful of primitive reads (below); the merging of the live rows with the
@@ -41,6 +42,7 @@ from matinee.history.merge import (
 from matinee.history.model import (
     HistoryPage,
     Key,
+    PlayCount,
     ReadStats,
     RollupReport,
     TitleState,
@@ -73,7 +75,20 @@ class HistoryStore(abc.ABC):
     @abc.abstractmethod
     async def append(self, events: Sequence[ViewingEvent]) -> None:
         """Store ``events`` durably (they survive a crash once this returns). Appending an event
-        again (same profile, event id and timestamp) changes nothing."""
+        again (same profile, event id and timestamp) changes nothing in the history.
+
+        A ``start`` with a country also counts one play of its title in that country on the
+        event's UTC day (``popular`` reads the counts). SQLite counts a retried start once; on
+        Cassandra counters are not idempotent, so a retried batch may count its starts again
+        (popularity tolerates that: one retry among many plays)."""
+
+    @abc.abstractmethod
+    async def popular(
+        self, country: str, *, first_day: int, last_day: int, limit: int
+    ) -> list[PlayCount]:
+        """The ``limit`` titles with the most plays started in ``country`` from UTC day
+        ``first_day`` to ``last_day`` (inclusive, ``model.day_of``), most played first (ties
+        by title id)."""
 
     @abc.abstractmethod
     async def roll_up(self, older_than: float, *, profile_id: str | None = None) -> RollupReport:

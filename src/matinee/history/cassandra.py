@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,7 +60,14 @@ from matinee.history.base import HistoryStore
 from matinee.history.codec import decode_summary
 from matinee.history.cql import Statements, as_unavailable, event_params
 from matinee.history.merge import StoredChunk
-from matinee.history.model import Key, RollupReport, TitleState, ViewingEvent
+from matinee.history.model import (
+    Key,
+    PlayCount,
+    RollupReport,
+    TitleState,
+    ViewingEvent,
+    day_of,
+)
 from matinee.history.options import HistoryOptions, replication_map
 from matinee.history.rollup import plan_rollup, touched_chunks
 
@@ -184,6 +192,36 @@ class CassandraHistoryStore(HistoryStore):
             )
         except Exception as exc:
             raise as_unavailable(exc, "write viewing history to Cassandra") from exc
+        await self._count_plays(events)
+
+    async def _count_plays(self, events: Sequence[ViewingEvent]) -> None:
+        """Counter updates for the starts, after their rows are written: a counter cannot share
+        a batch with other tables, and is not idempotent (see ``HistoryStore.append``)."""
+        counts: Counter[tuple[str, int, str]] = Counter(
+            (e.country, day_of(e.at), e.title_id) for e in events if e.counts_a_play
+        )
+        if not counts:
+            return
+        session, q = self._s()
+        updates = [(q.count_plays, (n, *key)) for key, n in counts.items()]
+        try:
+            await asyncio.to_thread(
+                execute_concurrent, session, updates, self.options.concurrency, True
+            )
+        except Exception as exc:
+            raise as_unavailable(exc, "count plays in Cassandra") from exc
+
+    async def popular(
+        self, country: str, *, first_day: int, last_day: int, limit: int
+    ) -> list[PlayCount]:
+        _, q = self._s()
+        days = range(first_day, last_day + 1)
+        totals: Counter[str] = Counter()
+        for rows in await asyncio.gather(*(self._rows(q.plays_on, (country, d)) for d in days)):
+            for title_id, plays in rows:
+                totals[title_id] += int(plays)
+        ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return [PlayCount(title, plays) for title, plays in ranked]
 
     # Primitive reads.
 

@@ -106,6 +106,13 @@ class Statements:
             "DELETE FROM {ks}.live_events USING TIMESTAMP ?"
             " WHERE profile_id = ? AND at >= ? AND at < ?"
         )
+        self.count_plays = p(
+            "UPDATE {ks}.play_counts SET plays = plays + ?"
+            " WHERE country = ? AND day = ? AND title_id = ?"
+        )
+        self.plays_on = p(
+            "SELECT title_id, plays FROM {ks}.play_counts WHERE country = ? AND day = ?"
+        )
         self._live: dict[tuple[bool, bool, bool, bool], PreparedStatement] = {}
 
     def live(

@@ -39,10 +39,18 @@ class ViewingEvent:
     buffer_s: float = 0.0
     rebuffers: int = 0
     finished: bool = False  # the player said so (credits reached, "mark as watched")
+    # Where the member is (ISO alpha-2, from the signed identity): a ``start`` with a country
+    # counts one play of the title there that day (:class:`PlayCount`). Not kept in the rows.
+    country: str = ""
 
     @property
     def key(self) -> Key:
         return (self.at, self.event_id)
+
+    @property
+    def counts_a_play(self) -> bool:
+        """A start whose country is known counts towards that country's popular titles."""
+        return self.kind == "start" and bool(self.country)
 
     def state(self) -> TitleState:
         """The title's state as this event leaves it."""
@@ -78,6 +86,22 @@ class TitleState:
 
     def newer_than(self, other: TitleState | None) -> bool:
         return other is None or self.key > other.key
+
+
+DAY_S = 86_400
+
+
+def day_of(at: float) -> int:
+    """The UTC day number (days since 1970-01-01) of an epoch time."""
+    return int(at // DAY_S)
+
+
+@dataclass(frozen=True, slots=True)
+class PlayCount:
+    """How many plays a title started in one country over some days (from ``start`` events)."""
+
+    title_id: str
+    plays: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,9 @@ Cassandra tables and why:
   order roll-ups write in. Bookmarks read one row here.
 * ``rollup_leases`` - one row per profile being rolled up, taken with a lightweight
   transaction and a TTL (a crashed roll-up frees the profile after ``LEASE_TTL_S``).
+* ``play_counts`` - plays started per (country, UTC day, title): a counter table, partition
+  per (country, day), so "the most played titles in a country over the last N days" reads N
+  partitions. The CDN's fill controller asks for it (``/internal/history/popular``).
 """
 
 from __future__ import annotations
@@ -66,6 +69,13 @@ CREATE TABLE IF NOT EXISTS title_states (
     finished INTEGER NOT NULL,
     PRIMARY KEY (profile_id, title_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS play_counts (
+    country TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    title_id TEXT NOT NULL,
+    plays INTEGER NOT NULL,
+    PRIMARY KEY (country, day, title_id)
+) WITHOUT ROWID;
 """
 
 LIVE_COLUMNS = (
@@ -85,6 +95,17 @@ ON CONFLICT (profile_id, title_id) DO UPDATE SET
     at = excluded.at, event_id = excluded.event_id, position_s = excluded.position_s,
     duration_s = excluded.duration_s, finished = excluded.finished
 WHERE (excluded.at, excluded.event_id) > (title_states.at, title_states.event_id)
+"""
+
+SQLITE_COUNT_PLAYS = """
+INSERT INTO play_counts (country, day, title_id, plays) VALUES (?, ?, ?, ?)
+ON CONFLICT (country, day, title_id) DO UPDATE SET plays = plays + excluded.plays
+"""
+
+SQLITE_POPULAR = """
+SELECT title_id, SUM(plays) AS total FROM play_counts
+WHERE country = ? AND day >= ? AND day <= ?
+GROUP BY title_id ORDER BY total DESC, title_id LIMIT ?
 """
 
 # CQL names every table with its keyspace (``{ks}``, filled in by the store): Cassandra 5 warns
@@ -139,6 +160,15 @@ CQL_TABLES = (
     CREATE TABLE IF NOT EXISTS {ks}.rollup_leases (
         profile_id text PRIMARY KEY,
         owner text
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {ks}.play_counts (
+        country text,
+        day int,
+        title_id text,
+        plays counter,
+        PRIMARY KEY ((country, day), title_id)
     )
     """,
 )

@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import operator
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +31,14 @@ from matinee.history.base import HistoryStore
 from matinee.history.codec import decode_summary
 from matinee.history.errors import HistoryUnavailable
 from matinee.history.merge import StoredChunk, latest_state, latest_states
-from matinee.history.model import Key, RollupReport, TitleState, ViewingEvent
+from matinee.history.model import (
+    Key,
+    PlayCount,
+    RollupReport,
+    TitleState,
+    ViewingEvent,
+    day_of,
+)
 from matinee.history.options import HistoryOptions
 from matinee.history.rollup import plan_rollup, touched_chunks
 
@@ -179,10 +187,32 @@ class SqliteHistoryStore(HistoryStore):
         if not events:
             return
 
+        plays = [e for e in events if e.counts_a_play]
+
         def insert(conn: sqlite3.Connection) -> None:
-            conn.executemany(INSERT, map(event_row, events))
+            if not plays:
+                conn.executemany(INSERT, map(event_row, events))
+                return
+            conn.executemany(INSERT, map(event_row, (e for e in events if not e.counts_a_play)))
+            counts: Counter[tuple[str, int, str]] = Counter()
+            for e in plays:  # a start counts only when its row is new: a retry counts nothing
+                if conn.execute(INSERT, event_row(e)).rowcount:
+                    counts[(e.country, day_of(e.at), e.title_id)] += 1
+            conn.executemany(
+                schema_sql.SQLITE_COUNT_PLAYS, [(*key, n) for key, n in counts.items()]
+            )
 
         await self._w().run(lambda c: _write(c, insert))
+
+    async def popular(
+        self, country: str, *, first_day: int, last_day: int, limit: int
+    ) -> list[PlayCount]:
+        def read(c: sqlite3.Connection) -> list[PlayCount]:
+            rows = c.execute(schema_sql.SQLITE_POPULAR, (country, first_day, last_day, limit))
+            self.stats.queries += 1
+            return [PlayCount(r[0], int(r[1])) for r in rows]
+
+        return await self._read(read)
 
     # Reads: each public read is one trip to a reader thread.
 

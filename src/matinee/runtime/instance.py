@@ -30,7 +30,7 @@ from matinee.runtime.context import Node, RuntimeConfig, build_context
 from matinee.runtime.httpclient import HttpTransport
 from matinee.runtime.logs import configure_logging
 from matinee.runtime.server import ServerConfig, serve_until_signalled
-from matinee.services import all_services
+from matinee.services import service_spec
 from matinee.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,7 @@ async def run_instance(
     stop_event: asyncio.Event | None = None,
 ) -> None:
     """Serve one instance until SIGTERM/SIGINT (or ``stop_event``), then shut down gracefully."""
-    specs = all_services()
-    spec = specs.get(options.service)
-    if spec is None:
-        raise MatineeError(
-            f"there is no service called {options.service!r}; try one of {', '.join(specs)}"
-        )
+    spec = service_spec(options.service)  # UnknownService names the ones there are
     settings = settings or Settings()
     config = options.runtime_config(load_runtime_config(settings))
     transport = HttpTransport(config.http)

@@ -21,6 +21,8 @@ from dataclasses import replace
 import uvloop
 
 from matinee.clock import Clock
+from matinee.discovery.client import DiscoveryClient
+from matinee.discovery.models import InstanceInfo
 from matinee.errors import MatineeError
 from matinee.platform import Platform
 from matinee.runtime.app import ServiceInstance, ServiceSpec, build_instance
@@ -75,6 +77,7 @@ class Monolith:
         platform: Platform | None = None,
         clock: Clock | None = None,
         metrics: Registry | None = None,
+        sidecars: Sequence[InstanceInfo] = (),
     ) -> None:
         specs = start_order(services if services is not None else all_services().values())
         names = [s.name for s in specs]
@@ -111,6 +114,18 @@ class Monolith:
             self.transport.mount(_host(spec.name), instance.app)
             self.instances.append(instance)
         self.front = self.instances[-1].app  # the gateway
+        # Processes beside the monolith (the CDN's edges) cannot reach its in-process registry:
+        # it registers them on their behalf (as Netflix's Prana sidecar did for non-JVM apps).
+        self.sidecars = [
+            DiscoveryClient(
+                self.config.discovery,
+                self.transport.request,
+                self.node.clock,
+                self.node.metrics,
+                self_info=info,
+            )
+            for info in sidecars
+        ]
         self._sampling: asyncio.Task[None] | None = None
         self._stop_sampling = asyncio.Event()
         self._started = False
@@ -130,12 +145,16 @@ class Monolith:
         self._sampling = asyncio.create_task(self.node.series.run(self._stop_sampling))
         for instance in self.instances:
             await instance.runtime.start()
+        for sidecar in self.sidecars:
+            await sidecar.start()
         for instance in self.instances:
             await instance.runtime.ctx.discovery.refresh()
         log.info("monolith is up: %s", ", ".join(i.spec.name for i in self.instances))
 
     async def leave(self) -> None:
         """Every instance but the registry leaves discovery (the first step of shutdown)."""
+        for sidecar in self.sidecars:
+            await sidecar.stop()
         for instance in reversed(self.instances):
             if instance.spec.name != REGISTRY:
                 await instance.runtime.deregister()
@@ -145,6 +164,8 @@ class Monolith:
         if not self._started:
             return
         self._started = False
+        for sidecar in self.sidecars:
+            await sidecar.stop(deregister=False)  # left already, or the registry is going
         try:
             for instance in reversed(self.instances):
                 try:
@@ -193,9 +214,13 @@ async def run_monolith(
     *,
     platform: Platform | None = None,
     stop_event: asyncio.Event | None = None,
+    sidecars: Sequence[InstanceInfo] = (),
 ) -> None:
-    """Serve the monolith on ``settings.host:settings.port`` until SIGTERM/SIGINT."""
-    monolith = Monolith(settings, config or load_runtime_config(settings), platform=platform)
+    """Serve the monolith on ``settings.host:settings.port`` until SIGTERM/SIGINT;
+    ``sidecars`` are processes beside it that it registers in its registry."""
+    monolith = Monolith(
+        settings, config or load_runtime_config(settings), platform=platform, sidecars=sidecars
+    )
     await serve_until_signalled(
         monolith,
         ServerConfig(host=settings.host, port=settings.port),
@@ -207,8 +232,8 @@ async def run_monolith(
     )
 
 
-def serve(platform: Platform) -> None:
+def serve(platform: Platform, sidecars: Sequence[InstanceInfo] = ()) -> None:
     """``matinee serve``: the monolith on the platform's settings, until Ctrl-C."""
     settings = platform.settings
     print(f"matinee is serving on http://{settings.host}:{settings.port}/")
-    uvloop.run(run_monolith(settings, platform=platform))
+    uvloop.run(run_monolith(settings, platform=platform, sidecars=sidecars))

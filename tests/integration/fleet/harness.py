@@ -198,6 +198,7 @@ class Fleet:
             "MATINEE_DRAIN_TIMEOUT": "2",
             "MATINEE_LOG_LEVEL": "WARNING",
             "MATINEE_SERVICES": "media",  # the proofs need one service behind the gateways
+            "MATINEE_EDGES": "0",  # and no CDN edges (tests/integration/cdn runs those)
         }
 
     @property

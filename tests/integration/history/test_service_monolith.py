@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+import string
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -226,3 +229,42 @@ def test_acknowledged_events_survive_the_service_stopping(tmp_path: Path, histor
             assert bookmark.position_s == 400
 
     asyncio.run(reopen())
+
+
+def test_starts_count_as_plays_in_the_members_country(tmp_path: Path, history_url: str) -> None:
+    country = "X" + random.choice(string.ascii_uppercase)  # Cassandra tests share a keyspace
+
+    async def body(monolith: Monolith, call: Callable[..., Awaitable[Response]]) -> None:
+        key = monolith.config.identity_key
+        assert key is not None
+        history = "http://history-1.local"
+        now = SystemClock().time()
+        for n, title in enumerate(["hit", "hit", "hit", "niche"]):
+            who = Identity(subject=f"acct-{n}", profile=f"prof-{uuid.uuid4().hex[:10]}")
+            signed = identity_headers(replace(who, country=country), key, now)
+            batch = {
+                "events": [event(1, title, 0, kind="start"), event(2, title, 10)],
+            }
+            posted = await monolith.transport.request(
+                "POST",
+                f"{history}/api/history/events",
+                [*signed, ("content-type", "application/json")],
+                json.dumps(batch).encode(),
+            )
+            assert posted.status == 200, posted.text
+        popular = await monolith.transport.request(
+            "GET", f"{history}/internal/history/popular?country={country}&days=7&limit=10"
+        )
+        assert popular.status == 200, popular.text
+        assert popular.json() == {
+            "country": country,
+            "days": 7,
+            "titles": [{"title_id": "hit", "plays": 3}, {"title_id": "niche", "plays": 1}],
+        }
+        bad = await monolith.transport.request(
+            "GET", f"{history}/internal/history/popular?country=usa"
+        )
+        assert bad.status == 422
+        assert "country" in bad.json()["message"]
+
+    run(tmp_path, history_url, body, catalog=False, profile="unused")

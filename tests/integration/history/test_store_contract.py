@@ -24,6 +24,7 @@ from matinee.history import (
 
 Body = Callable[[HistoryStore], Awaitable[None]]
 HOUR = 3600.0
+DAY_S = 86_400.0
 
 
 def run(url: str, body: Body, options: str = "delete_margin_s=0") -> None:
@@ -305,5 +306,38 @@ def test_a_roll_up_of_every_profile_takes_only_old_rows(history_url: str) -> Non
         mark = store.stats.snapshot()
         assert len((await store.history(fresh.profile_id)).items) == 3
         assert store.stats.since(mark).chunks == 0
+
+    run(history_url, body)
+
+
+def test_starts_count_plays_per_country_and_day(history_url: str) -> None:
+    async def body(store: HistoryStore) -> None:
+        # A country code of this test's own: Cassandra tests share one keyspace.
+        country = "Q" + uuid.uuid4().hex[:1].upper()
+        base = 20_000 * DAY_S + 3600.0  # an hour into UTC day 20000
+
+        def start(n: int, title: str, day: int, where: str = country) -> ViewingEvent:
+            return ViewingEvent(
+                profile(), f"start-{n}", base + day * DAY_S + n, title, "start", country=where
+            )
+
+        today = [start(i, "hit", 0) for i in range(3)] + [start(3, "niche", 0)]
+        older = [start(4, "niche", -3), start(5, "niche", -3), start(6, "old", -9)]
+        heartbeat = replace(start(7, "hit", 0), kind="heartbeat")
+        elsewhere = start(8, "hit", 0, where="ZZ")
+        await store.append([*today, *older, heartbeat, elsewhere])
+
+        week = await store.popular(country, first_day=19_994, last_day=20_000, limit=10)
+        assert [(c.title_id, c.plays) for c in week] == [("hit", 3), ("niche", 3)]  # ties: by id
+        day = await store.popular(country, first_day=20_000, last_day=20_000, limit=10)
+        assert [(c.title_id, c.plays) for c in day] == [("hit", 3), ("niche", 1)]
+        top = await store.popular(country, first_day=19_990, last_day=20_000, limit=1)
+        assert [(c.title_id, c.plays) for c in top] == [("hit", 3)]
+        unseen = "QZ"  # never made above: hex digits stop at F
+        assert await store.popular(unseen, first_day=19_990, last_day=20_000, limit=5) == []
+        if store.backend == "sqlite":  # counters are not idempotent on Cassandra (documented)
+            await store.append(today)
+            again = await store.popular(country, first_day=20_000, last_day=20_000, limit=10)
+            assert again == day
 
     run(history_url, body)

@@ -29,6 +29,8 @@ def test_plan_places_every_instance(tmp_path: Path) -> None:
         ("media-0", 9100, "a"),
         ("media-1", 9101, "b"),
         ("media-2", 9102, "a"),
+        ("edge-0", 8200, "a"),  # the CDN's edges fill from media, before the gateways start
+        ("edge-1", 8201, "b"),
         ("gateway-0", 9000, "a"),
         ("gateway-1", 9001, "b"),
         ("gateway-2", 9002, "a"),
@@ -52,6 +54,7 @@ def test_a_service_brings_what_it_depends_on(tmp_path: Path) -> None:
         "billing",
         "catalog",
         "playback",
+        "edge",
         "gateway",
     }
     assert names.index("catalog") > names.index("media")

@@ -48,6 +48,8 @@ def test_every_service_is_listed_and_starts_after_what_it_depends_on() -> None:
         "billing",
         "catalog",
         "history",
+        "homepage",
+        "steering",
         "playback",
         "gateway",
     }

@@ -8,6 +8,9 @@
 * admin (``Callers.admin``): create and change titles and episodes, availability, publishing,
   linking a packaged media asset;
 * internal (``/internal/catalog/...``, other services only; the gateway never routes them).
+
+A title's page and the title lists are read through the cache (``page_cache.py``); every admin
+write to a title makes its cached pages unreachable once it is committed.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI must see the dependencies that the
@@ -15,12 +18,13 @@
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from matinee.gateway.auth import Identity
 from matinee.runtime.context import ServiceContext
 from matinee.runtime.identity import Callers
-from matinee.services.catalog import assets
+from matinee.services.catalog import assets, releases
+from matinee.services.catalog.page_cache import PageCache
 from matinee.services.catalog.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from matinee.services.catalog.schemas import (
     COUNTRY_PATTERN,
@@ -62,10 +66,20 @@ MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 def routers(ctx: ServiceContext, service: CatalogService) -> list[APIRouter]:
     callers = Callers(ctx)
-    return [_public(service, callers), _admin(ctx, service, callers), _internal(service)]
+    pages = PageCache(ctx.cache("catalog"), ctx.cache("catalog.gen"), service)
+    return [
+        _public(service, pages, callers),
+        _admin(ctx, service, pages, callers),
+        _internal(service),
+        releases.router(service),  # the CDN's fill (services/steering)
+    ]
 
 
-def _public(service: CatalogService, callers: Callers) -> APIRouter:
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+def _public(service: CatalogService, pages: PageCache, callers: Callers) -> APIRouter:
     api = APIRouter(prefix="/api/catalog", tags=["catalog"])
 
     def audience(
@@ -74,7 +88,7 @@ def _public(service: CatalogService, callers: Callers) -> APIRouter:
         maturity_max: MaturityMax = None,
     ) -> Audience:
         own = who.country if who is not None and who.country else None
-        return service.audience(own or country, maturity_max)
+        return pages.audience(own or country, maturity_max)
 
     @api.get("/titles", summary="Browse titles", response_model=TitlePage)
     async def list_titles(
@@ -88,18 +102,23 @@ def _public(service: CatalogService, callers: Callers) -> APIRouter:
         sort: Literal["newest", "name"] = "newest",
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
-    ) -> TitlePage:
+    ) -> Response:
         """Movies and series the caller may watch now, newest or by name, a page at a time."""
-        return await service.titles(
-            viewer, kind=kind, genre=genre, year=year, sort=sort, cursor=cursor, limit=limit
-        )
+
+        async def load() -> TitlePage:
+            return await service.titles(
+                viewer, kind=kind, genre=genre, year=year, sort=sort, cursor=cursor, limit=limit
+            )
+
+        query = {"kind": kind, "genre": genre, "year": year, "sort": sort, "limit": limit}
+        return _json(await pages.titles(viewer, load, cursor=cursor, **query))
 
     @api.get("/titles/{title_id}", summary="A title's page", response_model=TitleDetail)
     async def get_title(
         viewer: Annotated[Audience, Depends(audience)], title_id: TitleId
-    ) -> TitleDetail:
+    ) -> Response:
         """One title; a series lists its seasons with the episodes the caller may watch."""
-        return await service.title(viewer, title_id)
+        return _json(await pages.title(viewer, title_id))
 
     @api.get("/genres", summary="Genres", response_model=GenrePage)
     async def list_genres(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> GenrePage:
@@ -121,7 +140,9 @@ def _public(service: CatalogService, callers: Callers) -> APIRouter:
     return api
 
 
-def _admin(ctx: ServiceContext, service: CatalogService, callers: Callers) -> APIRouter:
+def _admin(
+    ctx: ServiceContext, service: CatalogService, pages: PageCache, callers: Callers
+) -> APIRouter:
     api = APIRouter(
         prefix="/api/catalog", tags=["catalog admin"], dependencies=[Depends(callers.admin)]
     )
@@ -134,7 +155,9 @@ def _admin(ctx: ServiceContext, service: CatalogService, callers: Callers) -> AP
     @api.patch("/titles/{title_id}", summary="Change a title", response_model=AdminTitle)
     async def update_title(title_id: TitleId, body: TitleUpdate) -> AdminTitle:
         """Change the fields given (any kind of title, episodes included)."""
-        return await service.update_title(title_id, body)
+        changed = await service.update_title(title_id, body)
+        await pages.forget(title_id)
+        return changed
 
     @api.post(
         "/titles/{title_id}/episodes",
@@ -144,7 +167,9 @@ def _admin(ctx: ServiceContext, service: CatalogService, callers: Callers) -> AP
     )
     async def add_episode(title_id: TitleId, body: EpisodeCreate) -> AdminTitle:
         """A new episode of the series ``title_id``."""
-        return await service.add_episode(title_id, body)
+        added = await service.add_episode(title_id, body)
+        await pages.forget(title_id)
+        return added
 
     @api.put(
         "/titles/{title_id}/availability",
@@ -154,15 +179,21 @@ def _admin(ctx: ServiceContext, service: CatalogService, callers: Callers) -> AP
     async def set_availability(title_id: TitleId, body: AvailabilityIn) -> AdminTitle:
         """Replace every window of the title. An episode without windows of its own follows
         its series'."""
-        return await service.set_availability(title_id, body.windows)
+        changed = await service.set_availability(title_id, body.windows)
+        await pages.forget(title_id)
+        return changed
 
     @api.post("/titles/{title_id}/publish", summary="Publish", response_model=AdminTitle)
     async def publish(title_id: TitleId) -> AdminTitle:
-        return await service.set_published(title_id, True)
+        changed = await service.set_published(title_id, True)
+        await pages.forget(title_id)
+        return changed
 
     @api.post("/titles/{title_id}/unpublish", summary="Unpublish", response_model=AdminTitle)
     async def unpublish(title_id: TitleId) -> AdminTitle:
-        return await service.set_published(title_id, False)
+        changed = await service.set_published(title_id, False)
+        await pages.forget(title_id)
+        return changed
 
     @api.post(
         "/titles/{title_id}/asset", summary="Link a packaged asset", response_model=AdminTitle
@@ -172,7 +203,9 @@ def _admin(ctx: ServiceContext, service: CatalogService, callers: Callers) -> AP
         tallest rendition from the media service."""
         await service.admin_title(title_id)  # an unknown title is a 404 before asking media
         info = await assets.fetch(ctx.clients.get("media"), body.asset_id)
-        return await service.link_asset(title_id, info)
+        linked = await service.link_asset(title_id, info)
+        await pages.forget(title_id)
+        return linked
 
     @api.get("/admin/titles", summary="Every title (admin)", response_model=AdminTitlePage)
     async def admin_titles(

@@ -27,7 +27,7 @@ from matinee.services.history.writer import GroupCommitWriter
 CASSANDRA_FLUSHERS = 4  # concurrent group commits on Cassandra (SQLite has one writer)
 
 
-def build(ctx: ServiceContext) -> APIRouter:
+def build(ctx: ServiceContext) -> list[APIRouter]:
     store = open_history_store(ctx.settings.resolved_history_url)
     opts = store.options
     writer = GroupCommitWriter(

@@ -5,6 +5,9 @@
 * ``GET /api/history/continue-watching`` - titles to resume, and next episodes;
 * ``GET /api/history`` - everything the profile watched, newest first, paged;
 * ``GET /api/history/bookmarks/{title_id}`` - where to resume a title.
+
+Internal, for other services: ``GET /internal/history/popular?country=US&days=7&limit=200`` -
+the most played titles of a country (plays started, counted per UTC day), for the CDN's fill.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI must see the ``Viewer`` dependency
@@ -24,6 +27,7 @@ from matinee.services.history.schemas import (
     ContinueWatchingPage,
     EventBatchIn,
     HistoryPageOut,
+    PopularOut,
 )
 from matinee.services.history.service import HistoryService
 
@@ -33,7 +37,32 @@ Cursor = Annotated[
 ]
 
 
-def router(ctx: ServiceContext, service: HistoryService) -> APIRouter:
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+MAX_POPULAR_DAYS = 90
+MAX_POPULAR_TITLES = 5000
+
+
+def router(ctx: ServiceContext, service: HistoryService) -> list[APIRouter]:
+    return [_public(ctx, service), _internal(service)]
+
+
+def _internal(service: HistoryService) -> APIRouter:
+    api = APIRouter(prefix="/internal/history", tags=["history internal"])
+
+    @api.get("/popular", summary="Most played titles of a country")
+    async def popular(
+        country: Annotated[str, Query(pattern=COUNTRY_PATTERN, examples=["US"])],
+        days: Annotated[int, Query(ge=1, le=MAX_POPULAR_DAYS)] = 7,
+        limit: Annotated[int, Query(ge=1, le=MAX_POPULAR_TITLES)] = 200,
+    ) -> PopularOut:
+        """Titles by plays started in ``country`` over the last ``days`` UTC days (today
+        included), most played first; at most ``limit``."""
+        return await service.popular(country, days, limit)
+
+    return api
+
+
+def _public(ctx: ServiceContext, service: HistoryService) -> APIRouter:
     callers = Callers(ctx)
     Viewer = Annotated[Identity, Depends(callers.profile)]  # noqa: N806 - a type alias
     api = APIRouter(prefix="/api/history", tags=["history"])
@@ -46,7 +75,8 @@ def router(ctx: ServiceContext, service: HistoryService) -> APIRouter:
     )
     async def record(batch: EventBatchIn, viewer: Viewer) -> AcceptedOut:
         assert viewer.profile is not None  # noqa: S101 - Callers.profile guarantees it
-        return AcceptedOut(accepted=await service.record(viewer.profile, batch.events))
+        accepted = await service.record(viewer.profile, batch.events, viewer.country)
+        return AcceptedOut(accepted=accepted)
 
     @api.get(
         "/continue-watching",

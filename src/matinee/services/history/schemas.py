@@ -139,3 +139,28 @@ class BookmarkOut(BaseModel):
     duration_s: float
     finished: bool
     watched_at: float
+
+
+class PopularTitle(BaseModel):
+    title_id: str
+    plays: int = Field(description="Plays started in the country over the days asked for")
+
+
+class PopularOut(BaseModel):
+    """The most played titles of one country, most played first (for the CDN's fill)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "country": "US",
+                    "days": 7,
+                    "titles": [{"title_id": "tt-blue-planet-s01e02", "plays": 1830}],
+                }
+            ]
+        }
+    )
+
+    country: str
+    days: int
+    titles: list[PopularTitle]

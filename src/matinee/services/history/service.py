@@ -17,7 +17,7 @@ import base64
 import binascii
 
 from matinee.clock import Clock
-from matinee.history import HistoryStore, TitleState, ViewingEvent
+from matinee.history import HistoryStore, TitleState, ViewingEvent, day_of
 from matinee.history.errors import InvalidCursor
 from matinee.services.history.episodes import NextEpisodes
 from matinee.services.history.errors import BookmarkNotFound, EventOutOfRange
@@ -27,6 +27,8 @@ from matinee.services.history.schemas import (
     ContinueWatchingPage,
     HistoryItem,
     HistoryPageOut,
+    PopularOut,
+    PopularTitle,
     ViewingEventIn,
 )
 from matinee.services.history.writer import GroupCommitWriter
@@ -57,8 +59,11 @@ class HistoryService:
         self.late_s = store.options.late_s
         self._accepted = metrics.counter("history.events.accepted")
 
-    async def record(self, profile_id: str, events: list[ViewingEventIn]) -> int:
-        """Store a request's events durably; returns how many."""
+    async def record(
+        self, profile_id: str, events: list[ViewingEventIn], country: str | None = None
+    ) -> int:
+        """Store a request's events durably; returns how many. Each ``start`` counts a play of
+        its title in ``country`` (the member's, from the signed identity) when it is known."""
         now = self.clock.time()
         rows: list[ViewingEvent] = []
         for i, e in enumerate(events):
@@ -87,11 +92,25 @@ class HistoryService:
                     e.buffer_s,
                     e.rebuffers,
                     e.finished,
+                    country=(country or "") if e.kind == "start" else "",
                 )
             )
         await self.writer.submit(rows)
         self._accepted.inc(len(rows))
         return len(rows)
+
+    async def popular(self, country: str, days: int, limit: int) -> PopularOut:
+        """The most played titles in ``country`` over the last ``days`` UTC days (today
+        included, by the service's clock)."""
+        today = day_of(self.clock.time())
+        counts = await self.store.popular(
+            country, first_day=today - days + 1, last_day=today, limit=limit
+        )
+        return PopularOut(
+            country=country,
+            days=days,
+            titles=[PopularTitle(title_id=c.title_id, plays=c.plays) for c in counts],
+        )
 
     async def continue_watching(
         self, profile_id: str, *, limit: int = 20, cursor: str | None = None

@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter
 
+from matinee.cache import parse_cache_url
 from matinee.runtime.app import ServiceSpec
 from matinee.runtime.background import every
 from matinee.runtime.context import ServiceContext
@@ -22,7 +23,7 @@ from matinee.services.identity.devices import Devices
 from matinee.services.identity.errors import STATUS
 from matinee.services.identity.profiles import Profiles
 from matinee.services.identity.service import IdentityService, create_admin
-from matinee.services.identity.session_cache import SessionCache
+from matinee.services.identity.session_cache import MAX_TTL_S, PROCESS_LOCAL_TTL_S, SessionCache
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,24 @@ def warming(service: IdentityService) -> Callable[[], AbstractAsyncContextManage
     return lifespan
 
 
+def session_cache(ctx: ServiceContext) -> SessionCache:
+    """Validation answers in ``ctx.cache("sessions")``, when every identity instance shares it.
+
+    A revocation marks the sessions it ended in the cache its instance sees. A shared cache
+    (memcached) is seen by every instance, so answers may be kept up to a minute. An
+    in-process cache (``memory://``) is seen only by the instances of one process, so another
+    process's identity instance could go on answering from its own copy: there answers are
+    kept no longer than the gateway keeps its own (5 s), which bounds how late a revocation can
+    be anywhere, whatever the topology."""
+    local = parse_cache_url(ctx.settings.cache_url).backend == "memory"
+    ttl = PROCESS_LOCAL_TTL_S if local else MAX_TTL_S
+    return SessionCache(ctx.cache("sessions"), ctx.clock, metrics=ctx.metrics, max_ttl_s=ttl)
+
+
 def build(ctx: ServiceContext, config: IdentityConfig | None = None) -> list[APIRouter]:
     config = config or IdentityConfig()
     db = ctx.database()
-    sessions = SessionCache(ctx.cache("sessions"), ctx.clock, metrics=ctx.metrics)
+    sessions = session_cache(ctx)
     identity = IdentityService(db, ctx.clock, config, sessions=sessions)
     profiles = Profiles(db, ctx.clock, identity, config.max_profiles)
     devices = Devices(db, ctx.clock, sessions)

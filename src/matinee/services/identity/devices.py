@@ -18,6 +18,7 @@ from matinee.db.aio import Database
 from matinee.services.identity.errors import DeviceNotFound
 from matinee.services.identity.models import Device
 from matinee.services.identity.pages import Cursor, Page
+from matinee.services.identity.session_cache import SessionCache
 from matinee.services.identity.store import IdentityStore
 
 NAME_MAX = 200
@@ -115,9 +116,10 @@ async def record_device(
 class Devices:
     """The devices of an account: list them, or remove one and end its sessions."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, sessions: SessionCache | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.sessions = sessions or SessionCache(None, clock)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.time(), UTC)
@@ -135,6 +137,7 @@ class Devices:
             device = await store.device(account_id, device_id)
             if device is None:
                 raise DeviceNotFound("There is no such device on this account.")
-            ended = await store.revoke_sessions(account_id, self.now(), device_id=device_id)
+            ended = await store.end_sessions(account_id, self.now(), device_id=device_id)
             await store.delete_device(device)
-            return ended
+        await self.sessions.forget(ended)
+        return len(ended)

@@ -184,8 +184,9 @@ class Profiles:
             profile = await store.profile(profile_id, account_id)
             if profile is None:
                 raise ProfileNotFound("There is no such profile on this account.")
-            await store.revoke_sessions(account_id, self.now(), profile_id=profile_id)
+            ended = await store.end_sessions(account_id, self.now(), profile_id=profile_id)
             await store.delete_profile(profile)
+        await self.identity.sessions.forget(ended)
 
     async def select(self, account_id: str, session_id: str, profile_id: str) -> IssuedSession:
         """Swap the caller's session for a new token bound to ``profile_id`` (same device, same
@@ -200,8 +201,10 @@ class Profiles:
             account = await store.account(account_id)
             if old is None or old.account_id != account_id or account is None:
                 raise NotSignedIn("Your session has ended; sign in again.")
-            await store.revoke_sessions(account_id, now, session_id=session_id)
-            return await self.identity.reissue(store, old, profile_id=profile.id)
+            ended = await store.end_sessions(account_id, now, session_id=session_id)
+            issued = await self.identity.reissue(store, old, profile_id=profile.id)
+        await self.identity.sessions.forget(ended)
+        return issued
 
 
 _NAME_TAKEN = "Another profile on this account already has this name."

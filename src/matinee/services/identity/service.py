@@ -5,6 +5,9 @@ signs nobody in. A session ends when it expires or is revoked (sign-out, a passw
 every other session, a device removed, a profile switched or deleted). The gateway caches a
 token's validation for a few seconds (``gateway/validator.py``), so elsewhere a revocation takes
 effect within that time; the identity service's own routes check the session on every request.
+Validation answers are also kept in the ``sessions`` cache (``session_cache.py``); every
+revocation marks the sessions it ended there before it returns, so the validate endpoint
+refuses them at once.
 
 Password hashing (tens of milliseconds) always runs outside any database transaction.
 """
@@ -36,6 +39,7 @@ from matinee.services.identity.errors import (
 from matinee.services.identity.models import Account, Session
 from matinee.services.identity.passwords import Hasher, normalize_email, normalize_password
 from matinee.services.identity.ratelimit import ACCOUNT, CLIENT, SIGNUP, AttemptLimiter
+from matinee.services.identity.session_cache import CachedSession, SessionCache
 from matinee.services.identity.store import IdentityStore
 
 MEMBER = "member"
@@ -77,10 +81,18 @@ class SessionInfo:
 class IdentityService:
     """Sign-up, sign-in, sign-out, password changes, session validation."""
 
-    def __init__(self, db: Database, clock: Clock, config: IdentityConfig | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        config: IdentityConfig | None = None,
+        *,
+        sessions: SessionCache | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.config = config or IdentityConfig()
+        self.sessions = sessions or SessionCache(None, clock)
         self.hasher = Hasher(self.config.hashing)
         cfg = self.config
         self.per_account = AttemptLimiter(ACCOUNT, cfg.signin_per_account, clock, TOO_MANY)
@@ -221,13 +233,18 @@ class IdentityService:
         return IssuedSession(token, session.id, account_id, profile_id, expires_at)
 
     async def validate(self, token: str) -> SessionInfo:
-        """Whom ``token`` belongs to; :class:`UnknownSession` if unknown, expired or revoked."""
+        """Whom ``token`` belongs to; :class:`UnknownSession` if unknown, expired or revoked.
+        Read through the sessions cache (see ``session_cache.py``)."""
+        digest = hash_token(token)
+        cached = await self.sessions.lookup(digest)
+        if cached is not None:
+            return _info_of(cached)
         async with self.db.read() as s:
-            found = await IdentityStore(s).live_session_by_token(hash_token(token), self.now())
+            found = await IdentityStore(s).live_session_by_token(digest, self.now())
         if found is None:
             raise UnknownSession("The session is unknown or has ended.")
         session, account = found
-        return SessionInfo(
+        info = SessionInfo(
             account_id=account.id,
             profile_id=session.profile_id,
             roles=tuple(account.roles),
@@ -235,6 +252,8 @@ class IdentityService:
             expires_at=session.expires_at,
             country=account.country,
         )
+        await self.sessions.remember(digest, _cached_of(info))
+        return info
 
     async def live_session(self, account_id: str, session_id: str | None) -> Session:
         """The caller's session if it is still live (the gateway's answer may be seconds old);
@@ -248,7 +267,10 @@ class IdentityService:
 
     async def signout(self, account_id: str, session_id: str) -> None:
         async with self.db.write() as s:
-            await IdentityStore(s).revoke_sessions(account_id, self.now(), session_id=session_id)
+            ended = await IdentityStore(s).end_sessions(
+                account_id, self.now(), session_id=session_id
+            )
+        await self.sessions.forget(ended)
 
     async def change_password(
         self, account_id: str, session_id: str, current: str, new: str
@@ -272,7 +294,9 @@ class IdentityService:
             fresh.password_hash = hashed
             fresh.password_changed_at = self.now()
             await self.per_account.clear(store, account.email)
-            return await store.revoke_sessions(account_id, self.now(), keep=session_id)
+            ended = await store.end_sessions(account_id, self.now(), keep=session_id)
+        await self.sessions.forget(ended)
+        return len(ended)
 
     async def prune(self) -> int:
         """Delete sessions that ended long ago and attempts that left their windows."""
@@ -311,6 +335,28 @@ async def create_admin(
         if ADMIN not in account.roles:
             account.roles = [*account.roles, ADMIN]
         return account
+
+
+def _cached_of(info: SessionInfo) -> CachedSession:
+    return CachedSession(
+        account_id=info.account_id,
+        profile_id=info.profile_id,
+        roles=info.roles,
+        session_id=info.session_id,
+        expires_at=int(info.expires_at.timestamp()),
+        country=info.country,
+    )
+
+
+def _info_of(cached: CachedSession) -> SessionInfo:
+    return SessionInfo(
+        account_id=cached.account_id,
+        profile_id=cached.profile_id,
+        roles=cached.roles,
+        session_id=cached.session_id,
+        expires_at=datetime.fromtimestamp(cached.expires_at, UTC),
+        country=cached.country,
+    )
 
 
 _REFUSED = (

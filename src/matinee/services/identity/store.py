@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from matinee.services.identity.models import Account, Device, LoginAttempt, Profile, Session
 from matinee.services.identity.pages import Cursor, Page, after, page_of
@@ -66,6 +67,30 @@ class IdentityStore:
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    @staticmethod
+    def _live_of(  # noqa: PLR0917 - the filters of revoke_sessions, passed on as they are
+        account_id: str,
+        now: datetime,
+        session_id: str | None,
+        keep: str | None,
+        device_id: str | None,
+        profile_id: str | None,
+    ) -> list[ColumnElement[bool]]:
+        conditions = [
+            Session.account_id == account_id,
+            Session.revoked_at.is_(None),
+            Session.expires_at > now,
+        ]
+        if session_id is not None:
+            conditions.append(Session.id == session_id)
+        if keep is not None:
+            conditions.append(Session.id != keep)
+        if device_id is not None:
+            conditions.append(Session.device_id == device_id)
+        if profile_id is not None:
+            conditions.append(Session.profile_id == profile_id)
+        return conditions
+
     async def revoke_sessions(
         self,
         account_id: str,
@@ -78,21 +103,33 @@ class IdentityStore:
     ) -> int:
         """Revoke the account's live sessions (only ``session_id``, or those of ``device_id``
         or ``profile_id`` when given; all but ``keep``). Returns how many were revoked."""
-        query = update(Session).where(
-            Session.account_id == account_id,
-            Session.revoked_at.is_(None),
-            Session.expires_at > now,
+        conditions = self._live_of(account_id, now, session_id, keep, device_id, profile_id)
+        result = await self.session.execute(
+            update(Session).where(*conditions).values(revoked_at=now)
         )
-        if session_id is not None:
-            query = query.where(Session.id == session_id)
-        if keep is not None:
-            query = query.where(Session.id != keep)
-        if device_id is not None:
-            query = query.where(Session.device_id == device_id)
-        if profile_id is not None:
-            query = query.where(Session.profile_id == profile_id)
-        result = await self.session.execute(query.values(revoked_at=now))
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def end_sessions(
+        self,
+        account_id: str,
+        now: datetime,
+        *,
+        session_id: str | None = None,
+        keep: str | None = None,
+        device_id: str | None = None,
+        profile_id: str | None = None,
+    ) -> list[str]:
+        """:meth:`revoke_sessions`, returning the token hashes of the sessions it ended (so
+        the session cache can forget them). The rows are locked as they are read."""
+        conditions = self._live_of(account_id, now, session_id, keep, device_id, profile_id)
+        query = select(Session.id, Session.token_hash).where(*conditions).with_for_update()
+        rows = (await self.session.execute(query)).all()
+        if rows:
+            ids = [row[0] for row in rows]
+            await self.session.execute(
+                update(Session).where(Session.id.in_(ids)).values(revoked_at=now)
+            )
+        return [row[1] for row in rows]
 
     async def prune_sessions(self, before: datetime) -> int:
         """Delete sessions that expired before ``before`` (revoked or not)."""

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 from matinee.runtime.app import ServiceSpec
 from matinee.runtime.context import ServiceContext
-from matinee.services.media import api, signed
+from matinee.services.media import api, listing, signed
 from matinee.services.media.errors import STATUS
 
 
@@ -16,6 +16,7 @@ def build(ctx: ServiceContext) -> list[APIRouter]:
     return [
         api.router(ctx.platform, instance=ctx.instance_id),
         signed.router(ctx.platform, access),
+        listing.router(ctx.platform),  # the CDN's fill (services/steering)
     ]
 
 

@@ -4,49 +4,19 @@ from S3), and the browser players' builds."""
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from matinee import __version__
 from matinee.platform import Platform
+from matinee.services.media.objects import object_response, preflight_response
 from matinee.web.page import PAGE
 
 # This file is src/matinee/services/media/api.py in a checkout; the npm players sit beside src.
 PLAYERS = Path(__file__).resolve().parents[4] / "web" / "players" / "node_modules"
-CONTENT_TYPES = {
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".mpd": "application/dash+xml",
-    ".m4s": "video/iso.segment",
-    ".mp4": "video/mp4",
-    ".vtt": "text/vtt",
-    ".jpg": "image/jpeg",
-}
-
-
-def content_type(key: str) -> str:
-    suffix = Path(key).suffix.lower()
-    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(key)[0] or "application/octet-stream"
-
-
-def object_response(platform: Platform, key: str, *, head: bool = False) -> Response:
-    """The object at ``key``: in place from a local directory (byte ranges, HEAD), or streamed
-    from S3. Raises ObjectNotFound (404)."""
-    headers = {"Access-Control-Allow-Origin": "*"}
-    path = platform.objects.local_path(key)
-    if path is not None:
-        platform.objects.head(key)  # raises ObjectNotFound -> 404
-        return FileResponse(path, media_type=content_type(key), headers=headers)
-    info = platform.objects.head(key)
-    headers["Content-Length"] = str(info.size)
-    if head:
-        return Response(media_type=content_type(key), headers=headers)
-    return StreamingResponse(
-        platform.objects.iter_bytes(key), media_type=content_type(key), headers=headers
-    )
 
 
 def router(platform: Platform, players: Path = PLAYERS, *, instance: str = "") -> APIRouter:
@@ -118,11 +88,26 @@ def router(platform: Platform, players: Path = PLAYERS, *, instance: str = "") -
             ],
         }
 
-    @api.get("/media/{key:path}")
-    def media(key: str) -> Response:
+    def unsigned(key: str, request: Request) -> Response:
         if not key.startswith("assets/"):
             raise HTTPException(404, "only packaged assets are served")
-        return object_response(platform, key)
+        return object_response(platform, key, request)
+
+    @api.get("/media/{key:path}", summary="Packaged media (byte ranges, validators, CORS)")
+    def media(key: str, request: Request) -> Response:
+        """One object of a published package; edges fill from here."""
+        return unsigned(key, request)
+
+    @api.head("/media/{key:path}", summary="Headers of packaged media")
+    def media_head(key: str, request: Request) -> Response:
+        """What GET would answer, without the body."""
+        return unsigned(key, request)
+
+    @api.options("/media/{key:path}", summary="CORS preflight for packaged media")
+    def media_preflight(key: str, request: Request) -> Response:
+        """What a browser player may send (Range, validators) from any origin."""
+        del key
+        return preflight_response(request)
 
     @api.get("/players/{path:path}")
     def player_file(path: str) -> FileResponse:

@@ -21,13 +21,16 @@ from matinee.delivery.manifests import filter_manifest
 from matinee.delivery.tokens import UrlSigner, signing_key
 from matinee.media.package import HLS_MASTER
 from matinee.platform import Platform
-from matinee.services.media.api import content_type, object_response
+from matinee.services.media.objects import (
+    bytes_response,
+    object_response,
+    preflight_response,
+    representation,
+)
 from matinee.storage.errors import InvalidKey, ObjectNotFound
 
 MEDIA = "media/"  # signed paths name media as the /media/ route does: media/assets/<id>/...
 MANIFESTS = (".m3u8", ".mpd")
-# A filtered manifest differs per token; players may keep it briefly, shared caches may not.
-MANIFEST_CACHE = "private, max-age=60"
 
 
 def signed_access(platform: Platform, key: bytes | None, clock: Clock) -> SignedAccess:
@@ -66,15 +69,12 @@ def router(platform: Platform, access: SignedAccess) -> APIRouter:
         key = path.removeprefix(MEDIA)
         if key == path or not key.startswith("assets/"):
             raise HTTPException(404, "Only packaged assets are served.")
-        head = request.method == "HEAD"
         if claims.max_height is None or not key.endswith(MANIFESTS):
-            return object_response(platform, key, head=head)
+            return object_response(platform, key, request)
+        # A filtered manifest differs per token: its own entity tag, kept privately and briefly.
+        mtime = representation(platform, key).mtime
         body = filter_manifest(key, platform.objects.read_bytes(key), claims.max_height)
-        headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": MANIFEST_CACHE}
-        if head:
-            headers["Content-Length"] = str(len(body))
-            return Response(media_type=content_type(key), headers=headers)
-        return Response(body, media_type=content_type(key), headers=headers)
+        return bytes_response(key, body, mtime, request)
 
     @api.get(
         "/t/{token}/{path:path}", summary="Packaged media through a signed URL", responses=ERRORS
@@ -89,5 +89,11 @@ def router(platform: Platform, access: SignedAccess) -> APIRouter:
     def signed_media_head(token: str, path: str, request: Request) -> Response:
         """What GET would answer, without the body."""
         return serve(token, path, request)
+
+    @api.options("/t/{token}/{path:path}", summary="CORS preflight for signed media")
+    def signed_media_preflight(token: str, path: str, request: Request) -> Response:
+        """What a browser player may send (Range, validators) from any origin."""
+        del token, path
+        return preflight_response(request)
 
     return api

@@ -1,6 +1,7 @@
 """The playback service: authorizes plays, counts streams with leases, signs media URLs.
 
-``SPEC`` runs it with the default :class:`PlaybackConfig` and origin-only delivery;
+``SPEC`` runs it with the default :class:`PlaybackConfig` and the steering service's hosts
+(:class:`~matinee.delivery.steering.SteeringClient`; the origin alone when it cannot answer);
 :func:`make_spec` takes another config or a :class:`~matinee.delivery.steering.Steering` (the
 CDN's). Its leases live in ``settings.database_url`` (migration 0005).
 """
@@ -13,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 
 from fastapi import APIRouter
 
-from matinee.delivery.steering import OriginOnly, Steering
+from matinee.delivery.steering import Steering, SteeringClient
 from matinee.delivery.tokens import UrlSigner, signing_key
 from matinee.runtime.app import ServiceSpec
 from matinee.runtime.background import every
@@ -50,7 +51,7 @@ def build(
         ServiceLookups(ctx.clients),
         leases=leases,
         signer=UrlSigner(signing_key(ctx.config.url_signing_key), ctx.clock),
-        steering=steering or OriginOnly(),
+        steering=steering or SteeringClient(ctx.clients.get("steering"), ctx.metrics),
         clock=ctx.clock,
         config=config,
         metrics=ctx.metrics,
@@ -61,7 +62,7 @@ def build(
 def make_spec(
     config: PlaybackConfig | None = None, steering: Steering | None = None
 ) -> ServiceSpec:
-    """The playback service with ``config`` and ``steering`` (default: origin only)."""
+    """The playback service with ``config`` and ``steering`` (default: the steering service)."""
     return ServiceSpec(
         "playback",
         build=lambda ctx: build(ctx, config, steering),
