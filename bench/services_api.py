@@ -290,8 +290,8 @@ def table(med: dict[str, dict[str, dict[str, float]]], hashed: HashCost, quiet: 
         row(
             ("sign-in (1 conn.)", db, "gateway"),
             s1,
-            f"argon2id verify alone: {hashed.wall_ms:.1f} ms ({quiet.wall_ms:.1f} ms on a "
-            "quiet machine)",
+            f"argon2id verify alone: {hashed.wall_ms:.1f} ms ({quiet.wall_ms:.1f} ms before the "
+            "stacks started)",
             f"p50 **{s1['p50_ms'] / hashed.wall_ms:.2f}x** the hash's time",
         )
         row(
@@ -402,7 +402,7 @@ def main() -> None:
     if not dialects:
         raise SystemExit(f"--databases: choose among {', '.join(DIALECTS)}")
     load_before = os.getloadavg()
-    quiet = hash_cost(20)  # before anything of ours runs
+    quiet = hash_cost(20)  # before anything of ours runs (others' work may)
     runs, hashes = run_stacks(dialects, args)
     load_after = os.getloadavg()
 
