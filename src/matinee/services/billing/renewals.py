@@ -17,7 +17,6 @@ once. The background loop sleeps ``renewal_interval`` on the injected clock betw
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -29,8 +28,6 @@ from matinee.services.billing.ledger import Ledger, Settled
 from matinee.services.billing.periods import now_utc, period_end
 from matinee.services.billing.schemas import RenewalRunOut
 from matinee.services.billing.states import Status
-
-log = logging.getLogger(__name__)
 
 MAX_BATCHES = 1000  # a guard: one run never loops forever, whatever the data says
 

@@ -6,7 +6,6 @@ use cheap password hashing). Its tables live in ``settings.database_url`` (migra
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -24,8 +23,6 @@ from matinee.services.identity.errors import STATUS
 from matinee.services.identity.profiles import Profiles
 from matinee.services.identity.service import IdentityService, create_admin
 from matinee.services.identity.session_cache import MAX_TTL_S, PROCESS_LOCAL_TTL_S, SessionCache
-
-log = logging.getLogger(__name__)
 
 
 def pruning(

@@ -8,7 +8,6 @@ CDN's). Its leases live in ``settings.database_url`` (migration 0005).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -26,8 +25,6 @@ from matinee.services.playback.errors import STATUS
 from matinee.services.playback.leases import Leases
 from matinee.services.playback.service import PlaybackConfig, PlaybackService
 from matinee.services.playback.store import PlaybackStore
-
-log = logging.getLogger(__name__)
 
 
 def sweeping(leases: Leases, interval: float) -> Callable[[], AbstractAsyncContextManager[None]]:
