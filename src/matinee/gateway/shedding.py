@@ -12,6 +12,12 @@ cutoff through a cubic curve, ``cutoff = 100 * x**3``: a blip barely moves it (x
 only priorities below 5), it crosses 50 at x = 0.8 and reaches 86 at x = 0.95. A request whose
 priority is below the cutoff gets 503 with ``Retry-After`` (longer the worse the overload), and
 ``gateway.shed`` {priority, class} counts it. Priority 100 is never shed here.
+
+A service's latency is learnt only from the requests that reach it, so a service whose every
+request is shed would keep its last (bad) figure until the window ran out. While shedding,
+one request per service is therefore let through every ``probe_interval`` as a probe
+(``gateway.shed.probes`` counts them): its answer refreshes the figure, and shedding stops as
+soon as the service is fast again.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class SheddingConfig(BaseModel):
     throttle_at: float = Field(default=0.6, ge=0, lt=1)
     latency_alpha: float = Field(default=0.1, gt=0, le=1)
     latency_window: float = Field(default=5.0, gt=0)
+    probe_interval: float = Field(default=0.25, gt=0)
     loop_lag_target: float | None = Field(default=None, gt=0)
     prefetch_priority: int = Field(default=20, ge=1, le=100)
     retry_after_min: float = Field(default=1.0, ge=0)
@@ -74,11 +81,12 @@ def cutoff_for(overload: float) -> float:
 
 
 class _Latency:
-    __slots__ = ("stamp", "value")
+    __slots__ = ("probed", "stamp", "value")
 
     def __init__(self) -> None:
         self.value = 0.0
-        self.stamp = -math.inf
+        self.stamp = -math.inf  # when the last answer came
+        self.probed = -math.inf  # when the last probe was let through
 
 
 class LoopLag:
@@ -124,6 +132,8 @@ class LoadShedder:
         self._span = 1.0 - config.throttle_at
         self._alpha = config.latency_alpha
         self._window = config.latency_window
+        self._probe_interval = config.probe_interval
+        self._probes = metrics.counter("gateway.shed.probes")
         self._latency: dict[str, _Latency] = {}
         self.loop_lag = LoopLag() if config.loop_lag_target is not None else None
         self._lag_target = config.loop_lag_target or 1.0
@@ -159,12 +169,25 @@ class LoadShedder:
         if self.loop_lag is not None:
             self.loop_lag.start()
         x = self.overload(service)
-        if x > 0.0 and priority < cutoff_for(x):
+        if x > 0.0 and priority < cutoff_for(x) and not self._probe(service):
             self._count_shed(priority)
             c = self.config
             return c.retry_after_min + (c.retry_after_max - c.retry_after_min) * x
         self.inflight += 1
         return None
+
+    def _probe(self, service: str) -> bool:
+        """Whether to let this request through to learn the service's latency afresh."""
+        lat = self._latency.get(service) if service else None
+        if lat is None:
+            return False
+        now = self.clock.monotonic()
+        interval = self._probe_interval
+        if now - lat.stamp < interval or now - lat.probed < interval:
+            return False
+        lat.probed = now
+        self._probes.inc()
+        return True
 
     def release(self, service: str, latency: float) -> None:
         self.inflight -= 1

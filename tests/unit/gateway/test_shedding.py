@@ -158,6 +158,41 @@ def test_slow_service_sheds_its_own_low_priority_traffic_until_it_recovers() -> 
     asyncio.run(main())
 
 
+def test_while_shedding_a_probe_learns_that_the_service_recovered() -> None:
+    ctx = FakeContext()
+    app = gateway(
+        ctx,
+        SheddingConfig(
+            target_latency=0.5,
+            throttle_at=0.5,
+            latency_alpha=1.0,
+            latency_window=60.0,
+            probe_interval=0.25,
+        ),
+    )
+    delay = {"browse": 1.0}
+
+    async def timed(c: Call) -> Response:
+        ctx.clock.advance(delay.get(c.service, 0.0))
+        return ok()
+
+    ctx.clients.behaviours["browse"] = timed
+
+    async def main() -> None:
+        assert (await call(app, "GET", "/api/browse/a")).status == 200  # 1 s: twice the target
+        delay["browse"] = 0.05  # browse is fast again, but nothing reaches it to show that
+        assert (await call(app, "GET", "/api/browse/a")).status == 503
+        ctx.clock.advance(0.1)
+        assert (await call(app, "GET", "/api/browse/a")).status == 503  # too soon to probe
+        ctx.clock.advance(0.2)
+        assert (await call(app, "GET", "/api/browse/a")).status == 200  # the probe
+        # its 50 ms answer replaced the stale figure: traffic flows long before the window ends
+        assert (await call(app, "GET", "/api/browse/a")).status == 200
+        assert ctx.metrics.counter("gateway.shed.probes").value == 1
+
+    asyncio.run(main())
+
+
 def test_shedding_can_be_switched_off() -> None:
     ctx = FakeContext()
     app = gateway(ctx, SheddingConfig(enabled=False, max_inflight=1, throttle_at=0.0))
