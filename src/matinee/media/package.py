@@ -77,7 +77,9 @@ def _labels(item: PackageInput) -> list[str]:
     lang = item.language or "und"
     group = "audio" if item.kind == "audio" else "subs"
     label = LANGUAGE_NAMES.get(lang, lang)
-    return [f"language={lang}", f"hls_group_id={group}", f"hls_name={label}"]
+    fields = [f"hls_group_id={group}", f"hls_name={label}"]
+    # The packager refuses "und" (undetermined), which untagged tracks carry: leave it unset.
+    return fields if lang == "und" else [f"language={lang}", *fields]
 
 
 def package(
@@ -95,7 +97,9 @@ def package(
         # With segment templates the packager writes a dynamic (live) MPD unless told otherwise.
         "--generate_static_live_mpd",
     ]  # fmt: skip
-    default_audio = next((i.language for i in inputs if i.kind == "audio" and i.language), None)
+    default_audio = next(
+        (i.language for i in inputs if i.kind == "audio" and i.language not in (None, "und")), None
+    )
     if default_audio:
         args += ["--default_language", default_audio]
     tools.run(args, what="package HLS and DASH", cwd=out_dir)

@@ -98,7 +98,8 @@ def make_sample(path: Path, spec: SampleSpec = SampleSpec()) -> Path:  # noqa: P
             if spec.interlaced:
                 args += ["-flags", "+ildct+ilme", "-x264-params", "tff=1"]
     for i, a in enumerate(spec.audio):
-        args += [f"-metadata:s:a:{i}", f"language={a.language}"]
+        if a.language:  # "" leaves the track untagged, as many real masters are
+            args += [f"-metadata:s:a:{i}", f"language={a.language}"]
     if spec.audio:
         args += ["-c:a", "aac", "-b:a", "160k"]
     args.append(out)

@@ -373,6 +373,13 @@ def video_only_title(media_platform: Platform, masters: Path, scratch: Path) -> 
 
 
 @pytest.fixture(scope="session")
+def untagged_audio_title(media_platform: Platform, masters: Path, scratch: Path) -> Title:
+    """Audio with no language tag (ffprobe says "und"), as many real masters have."""
+    spec = replace(BASE, audio=(AudioSpec(""),), seconds=PLAYABLE_SECONDS)
+    return _title(media_platform, masters, scratch, "untagged-audio.mp4", spec)
+
+
+@pytest.fixture(scope="session")
 def sidecars(masters: Path) -> tuple[SubtitleFile, ...]:
     """An English SRT and a French WebVTT sidecar."""
     srt = masters / "english.srt"

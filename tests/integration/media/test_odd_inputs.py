@@ -212,6 +212,16 @@ def test_master_without_audio_gives_a_video_only_package(video_only_title: Title
     assert {t.kind for t in asset.tracks} == {"video"}
 
 
+def test_audio_without_a_language_tag_is_packaged(untagged_audio_title: Title) -> None:
+    asset = untagged_audio_title.platform.assets.get(untagged_audio_title.job_id)
+    assert asset is not None
+    (audio,) = [t for t in asset.tracks if t.kind == "audio"]
+    assert audio.language in (None, "und")
+    assert len(untagged_audio_title.adaptation_sets("audio")) == 1
+    (group,) = untagged_audio_title.media("AUDIO")
+    assert group["NAME"] == "Unknown"
+
+
 def test_every_audio_language_is_kept(av_title: Title) -> None:
     audio = av_title.media("AUDIO")
     assert sorted(a["LANGUAGE"] for a in audio) == ["en", "fr"]

@@ -121,7 +121,8 @@ def test_subtitles_are_webvtt_text_for_hls_and_wvtt_in_mp4_for_dash() -> None:
 
 @pytest.mark.parametrize(
     ("language", "expected"),
-    [(None, "language=und,hls_group_id=audio,hls_name=Unknown"),
+    [(None, "index.m3u8,hls_group_id=audio,hls_name=Unknown"),
+     ("und", "index.m3u8,hls_group_id=audio,hls_name=Unknown"),
      ("tlh", "language=tlh,hls_group_id=audio,hls_name=tlh"),
      ("jpn", "language=jpn,hls_group_id=audio,hls_name=日本語")],
 )  # fmt: skip
