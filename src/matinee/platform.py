@@ -101,15 +101,34 @@ class Platform:
             key = f"masters/{job_id}/subtitles/{sub.language}-{n}{sub.path.suffix.lower()}"
             self.objects.put_file(key, sub.path)
             subs.append({"key": key, "language": sub.language, "name": f"{sub.language}-{n}"})
+        return self.record_ingest(
+            job_id, master_key, master.name, title, subtitles=subs, ladder=ladder
+        )
+
+    def record_ingest(
+        self,
+        job_id: str,
+        master_key: str,
+        master_name: str,
+        title: str,
+        *,
+        subtitles: Sequence[dict[str, Any]] = (),
+        ladder: Ladder | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Job:
+        """Record an ingest job for a master already in the object store (an upload);
+        ``metadata`` (the upload form's fields) is kept with the job as ``params["metadata"]``."""
         lad = ladder or self.ladder()
         params = {
             "master_key": master_key,
-            "master_name": master.name,
-            "subtitles": subs,
+            "master_name": master_name,
+            "subtitles": list(subtitles),
             "ladder": lad.model_dump(mode="json"),
             "segment_seconds": lad.segment_seconds,
             "chunk_seconds": self.settings.chunk_seconds,
         }
+        if metadata is not None:
+            params["metadata"] = metadata
         return self.jobs.create("ingest", title, params, job_id=job_id)
 
     def worker_config(self) -> WorkerConfig:

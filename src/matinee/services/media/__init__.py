@@ -1,5 +1,6 @@
-"""The media service: the viewer page, the assets API and packaged media from the object store
-(openly under ``/media/...`` and behind signed URLs under ``/t/<token>/...``)."""
+"""The media service: published assets and their packaged media from the object store
+(openly under ``/media/...`` and behind signed URLs under ``/t/<token>/...``), resumable
+uploads of masters (tus, ``/api/media/uploads``) and the jobs they become (``/api/media/jobs``)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,30 @@ from fastapi import APIRouter
 
 from matinee.runtime.app import ServiceSpec
 from matinee.runtime.context import ServiceContext
-from matinee.services.media import api, listing, signed
+from matinee.runtime.identity import Callers
+from matinee.services.media import api, jobs_api, listing, signed, uploads
 from matinee.services.media.errors import STATUS
+from matinee.services.media.intake import Intake
+from matinee.services.media.upload_store import UploadStore
 
 
-def build(ctx: ServiceContext) -> list[APIRouter]:
-    access = signed.signed_access(ctx.platform, ctx.config.url_signing_key, ctx.clock)
+def build(
+    ctx: ServiceContext, *, run_jobs: bool = True, max_upload: int = uploads.DEFAULT_MAX_SIZE
+) -> list[APIRouter]:
+    """``run_jobs``: run the ingest jobs this instance's uploads submit (tests of the upload
+    protocol alone turn it off); ``max_upload``: Tus-Max-Size in bytes."""
+    platform = ctx.platform
+    access = signed.signed_access(platform, ctx.config.url_signing_key, ctx.clock)
+    callers = Callers(ctx)
+    store = UploadStore(platform.objects, ctx.clock)
+    intake = Intake(platform, store, run_jobs=run_jobs)
+    ctx.add_lifespan(intake.lifespan)
     return [
-        api.router(ctx.platform, instance=ctx.instance_id),
-        signed.router(ctx.platform, access),
-        listing.router(ctx.platform),  # the CDN's fill (services/steering)
+        api.router(platform, instance=ctx.instance_id),
+        signed.router(platform, access),
+        listing.router(platform),  # the CDN's fill (services/steering)
+        uploads.router(uploads.Uploads(store, intake, max_upload), callers),
+        jobs_api.router(platform, callers),
     ]
 
 
@@ -24,5 +39,5 @@ SPEC = ServiceSpec(
     "media",
     build=build,
     errors=STATUS,
-    description="The viewer page, published assets and their packaged media.",
+    description="Published assets and their packaged media, uploads of masters, ingest jobs.",
 )

@@ -1,6 +1,5 @@
-"""The media service's routes: the page that lists and plays titles, the assets API, packaged
-media from the object store (in place from a local directory with byte ranges, or streamed
-from S3), and the browser players' builds."""
+"""The media service's routes: the assets API, packaged media from the object store (in place
+from a local directory with byte ranges, or streamed from S3), and the browser players' builds."""
 
 from __future__ import annotations
 
@@ -8,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, Response
 
 from matinee import __version__
 from matinee.platform import Platform
+from matinee.services.media.asset_view import asset_out
 from matinee.services.media.objects import object_response, preflight_response
-from matinee.web.page import PAGE
+from matinee.services.media.schemas import AssetOut
 
 # This file is src/matinee/services/media/api.py in a checkout; the npm players sit beside src.
 PLAYERS = Path(__file__).resolve().parents[4] / "web" / "players" / "node_modules"
@@ -28,10 +28,6 @@ def router(platform: Platform, players: Path = PLAYERS, *, instance: str = "") -
         """Which instance answered: a tiny JSON answer that touches no storage (the gateway
         benchmark, ``bench/gateway_proxy.py``, measures the platform's own cost on it)."""
         return about_body
-
-    @api.get("/", response_class=HTMLResponse)
-    def index() -> str:
-        return PAGE
 
     @api.get("/api/assets")
     def list_assets() -> list[dict[str, Any]]:
@@ -59,34 +55,14 @@ def router(platform: Platform, players: Path = PLAYERS, *, instance: str = "") -
             for a in platform.assets.all()
         ]
 
-    @api.get("/api/assets/{asset_id}")
-    def get_asset(asset_id: str) -> dict[str, Any]:
-        """One packaged asset: its object-store keys, size, duration and tracks."""
+    @api.get("/api/assets/{asset_id}", summary="One packaged asset", response_model=AssetOut)
+    def get_asset(asset_id: str) -> AssetOut:
+        """One packaged asset: its object-store keys, size, duration, thumbnails (poster,
+        trickplay index and sprites) and tracks (bitrates and VMAF per video rendition)."""
         a = platform.assets.get(asset_id)
         if a is None:
             raise HTTPException(404, "There is no asset with this id.")
-        keys = ("hls_key", "dash_key", "poster_key", "trickplay_key", "prefix")
-        return {
-            "id": a.id,
-            "title": a.title,
-            "duration": a.duration,
-            "width": a.width,
-            "height": a.height,
-            **{k: getattr(a, k) for k in keys},
-            "tracks": [
-                {
-                    "kind": t.kind,
-                    "name": t.name,
-                    "codecs": t.codecs,
-                    "language": t.language,
-                    "width": t.width,
-                    "height": t.height,
-                    "average_bps": t.average_bps,
-                    "playlist_key": t.playlist_key,
-                }
-                for t in a.tracks
-            ],
-        }
+        return asset_out(a, platform.objects)
 
     def unsigned(key: str, request: Request) -> Response:
         if not key.startswith("assets/"):

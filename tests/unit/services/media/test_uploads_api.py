@@ -1,0 +1,254 @@
+"""The tus server (``/api/media/uploads``) in a monolith: discovery, creation, offsets, appends,
+every refusal with its status and plain words, termination, and the job a finished upload
+becomes (recorded here, not run)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from matinee.jobs.models import JobState
+from matinee.services.media.upload_store import UPLOADS
+
+from .world import MAX_UPLOAD, OCTETS, PREFIX, TUS, World, run
+
+MASTER = bytes(range(256)) * 40  # 10240 bytes
+
+
+def refused(answer: httpx.Response, status: int, code: str, words: str) -> None:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert body["error"] == code, body
+    assert words in body["message"], body["message"]
+    assert answer.headers["tus-resumable"] == "1.0.0"
+
+
+async def submitted(world: World, path: str) -> dict[str, object]:
+    for _ in range(200):
+        status = (await world.admin.get(path)).json()
+        if status["state"] == "submitted":
+            return dict(status)
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the upload was never submitted: {status}")
+
+
+def test_options_tells_what_the_server_speaks(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        for client, path in ((world.anon, PREFIX), (world.front, PREFIX + "/x")):
+            answer = await client.options(path)
+            assert answer.status_code == 204
+            assert answer.headers["tus-version"] == "1.0.0"
+            assert answer.headers["tus-resumable"] == "1.0.0"
+            assert answer.headers["tus-extension"] == "creation,termination"
+            assert answer.headers["tus-max-size"] == str(MAX_UPLOAD)
+
+    run(tmp_path, body)
+
+
+def test_an_upload_in_three_patches_becomes_a_job(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        form = {"filename": "Big Buck.MOV", "title": "Big Buck Bunny", "title_id": "title-7"}
+        path = await world.create(len(MASTER), form)
+        upload_id = path.rsplit("/", 1)[1]
+        head = await world.admin.head(path, headers=TUS)
+        assert head.status_code == 200
+        assert (head.headers["upload-offset"], head.headers["upload-length"]) == ("0", "10240")
+        assert head.headers["cache-control"] == "no-store"
+        assert "title QmlnIEJ1Y2sgQnVubnk=" in head.headers["upload-metadata"]
+
+        for start, end in ((0, 4000), (4000, 9000)):
+            answer = await world.patch(path, start, MASTER[start:end])
+            assert answer.status_code == 204, answer.text
+            assert answer.headers["upload-offset"] == str(end)
+            assert answer.headers["tus-resumable"] == "1.0.0"
+        status = (await world.admin.get(path)).json()
+        assert (status["state"], status["offset"], status["job_id"]) == ("uploading", 9000, None)
+        assert status["metadata"] == form
+
+        last = await world.patch(path, 9000, MASTER[9000:])
+        assert last.headers["upload-offset"] == "10240"
+        status = await submitted(world, path)
+        assert (status["job_id"], status["offset"]) == (upload_id, 10240)
+
+        job = world.platform.jobs.get(upload_id)
+        assert (job.kind, job.title, job.state) == ("ingest", "Big Buck Bunny", JobState.QUEUED)
+        assert job.params["master_key"] == f"masters/{upload_id}/source.mov"
+        assert job.params["master_name"] == "Big Buck.MOV"
+        assert job.params["metadata"] == {
+            **form,
+            "upload_id": upload_id,
+            "uploaded_by": "admin-1",
+            "size": 10240,
+        }
+        assert world.platform.objects.read_bytes(job.params["master_key"]) == MASTER
+        assert list(world.platform.objects.list(f"{UPLOADS}/{upload_id}/parts/")) == []
+        # Parts are gone, but the upload still answers as complete.
+        head = await world.admin.head(path, headers=TUS)
+        assert head.headers["upload-offset"] == "10240"
+        again = await world.patch(path, 10240, b"")
+        assert again.status_code == 204
+        assert again.headers["upload-offset"] == "10240"
+
+    run(tmp_path, body)
+
+
+def test_refusals_name_what_is_wrong(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        path = await world.create(100)
+        await world.patch(path, 0, b"x" * 10)
+
+        refused(await world.patch(path, 0, b"y"), 409, "offset_mismatch", "holds 10 bytes")
+        refused(await world.patch(path, 50, b"y"), 409, "offset_mismatch", "ask with HEAD")
+        refused(
+            await world.patch(path, 10, b"z" * 91),
+            413,
+            "upload_too_large",
+            "past its Upload-Length",
+        )
+        no_type = await world.admin.patch(
+            path, content=b"a", headers={**TUS, "Upload-Offset": "10"}
+        )
+        refused(no_type, 415, "unsupported_content_type", "application/offset+octet-stream")
+        no_offset = await world.admin.patch(path, content=b"a", headers=OCTETS)
+        refused(no_offset, 400, "invalid_upload_request", "Upload-Offset header is missing")
+        odd = await world.admin.patch(path, content=b"a", headers={**OCTETS, "Upload-Offset": "x"})
+        refused(odd, 400, "invalid_upload_request", "whole number of bytes")
+        no_version = await world.admin.head(path)
+        assert no_version.status_code == 400
+        old = await world.admin.head(path, headers={"Tus-Resumable": "0.2.2"})
+        assert (old.status_code, old.headers["tus-version"]) == (412, "1.0.0")
+
+        create = {**TUS, "Upload-Metadata": "title eA=="}
+        missing = await world.admin.post(PREFIX, headers=create)
+        refused(missing, 400, "invalid_upload_request", "Upload-Length header is missing")
+        big = await world.admin.post(
+            PREFIX, headers={**create, "Upload-Length": str(MAX_UPLOAD + 1)}
+        )
+        refused(big, 413, "upload_too_large", f"at most {MAX_UPLOAD} bytes")
+        deferred = await world.admin.post(PREFIX, headers={**create, "Upload-Defer-Length": "1"})
+        refused(deferred, 400, "invalid_upload_request", "Deferred lengths")
+        unnamed = await world.admin.post(PREFIX, headers={**TUS, "Upload-Length": "5"})
+        refused(unnamed, 400, "invalid_upload_request", "needs a title")
+
+        unknown = f"{PREFIX}/9b2f0c4e-5d1a-4c7e-8f3b-2a6d9e1c0b74"
+        head = await world.admin.head(unknown, headers=TUS)  # no body: the status tells
+        assert (head.status_code, head.headers["tus-resumable"]) == (404, "1.0.0")
+        refused(await world.patch(unknown, 0, b"a"), 404, "upload_not_found", "no upload")
+        refused(await world.patch(PREFIX + "/not-an-id", 0, b"a"), 404, "upload_not_found", "")
+        assert (await world.admin.get(unknown)).status_code == 404
+        # Nothing above changed the upload.
+        assert (await world.admin.head(path, headers=TUS)).headers["upload-offset"] == "10"
+
+    run(tmp_path, body)
+
+
+def test_only_administrators_upload(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        path = await world.create(10)
+        headers = {**TUS, "Upload-Length": "10", "Upload-Metadata": "title eA=="}
+        for client, status in ((world.member, 403), (world.anon, 401), (world.front, 401)):
+            assert (await client.post(PREFIX, headers=headers)).status_code == status
+            assert (await client.head(path, headers=TUS)).status_code == status
+            assert (await client.get(path)).status_code == status
+            patched = await client.patch(
+                path, content=b"a", headers={**OCTETS, "Upload-Offset": "0"}
+            )
+            assert patched.status_code == status
+            assert (await client.delete(path, headers=TUS)).status_code == status
+        assert (await world.admin.head(path, headers=TUS)).headers["upload-offset"] == "0"
+
+    run(tmp_path, body)
+
+
+def test_termination_deletes_the_parts(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        path = await world.create(100)
+        upload_id = path.rsplit("/", 1)[1]
+        await world.patch(path, 0, b"x" * 60)
+        assert list(world.platform.objects.list(f"{UPLOADS}/{upload_id}/parts/"))
+        answer = await world.admin.delete(path, headers=TUS)
+        assert answer.status_code == 204
+        assert answer.headers["tus-resumable"] == "1.0.0"
+        assert list(world.platform.objects.list(f"{UPLOADS}/{upload_id}/")) == []
+        assert (await world.admin.head(path, headers=TUS)).status_code == 404
+        assert (await world.admin.delete(path, headers=TUS)).status_code == 404
+        assert (await world.patch(path, 60, b"y")).status_code == 404
+
+    run(tmp_path, body)
+
+
+def test_an_empty_file_still_becomes_a_job(tmp_path: Path) -> None:
+    """The job, not the upload, says an empty file is no master (when it runs)."""
+
+    async def body(world: World) -> None:
+        path = await world.create(0, {"filename": "empty.mp4"})
+        status = await submitted(world, path)
+        job = world.platform.jobs.get(str(status["job_id"]))
+        assert job.title == "empty"
+        assert world.platform.objects.read_bytes(job.params["master_key"]) == b""
+
+    run(tmp_path, body)
+
+
+def test_an_upload_through_the_gateway(tmp_path: Path) -> None:
+    """Through the front door the gateway vouches for the caller: anonymous here, so 401 with
+    the runtime's body; the protocol's own answers pass through untouched."""
+
+    async def body(world: World) -> None:
+        path = await world.create(5)
+        answer = await world.front.head(path, headers=TUS)
+        assert answer.status_code == 401
+        options = await world.front.options(path)
+        assert options.headers["tus-extension"] == "creation,termination"
+
+    run(tmp_path, body)
+
+
+def test_a_dropped_connection_keeps_the_bytes_that_came(tmp_path: Path) -> None:
+    """The client goes away in the middle of a PATCH body (the ASGI server says
+    ``http.disconnect``): what arrived is stored, and HEAD says so."""
+
+    async def body(world: World) -> None:
+        path = await world.create(100)
+        headers = {**dict(world.admin.headers), **OCTETS, "Upload-Offset": "0"}
+        headers["Content-Length"] = "100"
+        messages: list[dict[str, object]] = [
+            {"type": "http.request", "body": b"a" * 30, "more_body": True},
+            {"type": "http.request", "body": b"b" * 12, "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "PATCH",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "client": ("127.0.0.1", 50000),
+            "server": ("media", 80),
+        }
+        await world.monolith.instance("media").app(scope, receive, send)  # type: ignore[arg-type]
+        head = await world.admin.head(path, headers=TUS)
+        assert head.headers["upload-offset"] == "42"
+        answer = await world.patch(path, 42, b"c" * 58)
+        assert answer.headers["upload-offset"] == "100"
+        status = await submitted(world, path)
+        job = world.platform.jobs.get(str(status["job_id"]))
+        master = world.platform.objects.read_bytes(job.params["master_key"])
+        assert master == b"a" * 30 + b"b" * 12 + b"c" * 58
+
+    run(tmp_path, body)
