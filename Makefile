@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test check lint types bench bench-gateway bench-api bench-edge clean venv dev
+.PHONY: app run test check lint types bench bench-gateway bench-api bench-edge clean venv dev
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,15 +22,27 @@ $(PLAYERS): web/players/package-lock.json
 	cd web/players && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The viewer app and the admin console (TypeScript), built from npm with the lockfile into
+# web/app/dist, which the web service serves.
+APP_DEPS := web/app/node_modules/.package-lock.json
+APP := web/app/dist/.built
+$(APP_DEPS): web/app/package-lock.json
+	cd web/app && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+$(APP): $(APP_DEPS) $(shell find web/app/src web/app/static -type f 2>/dev/null) web/app/build.mjs web/app/tsconfig.json
+	cd web/app && npm run --silent typecheck && npm run --silent build
+	touch $@
+
+app: $(APP)
 venv: $(STAMP)
 dev: $(DEV_STAMP)
 
 ## Install what matinee needs into .venv/, create sample titles and serve them on embedded defaults.
-run: $(STAMP) $(PLAYERS)
+run: $(STAMP) $(PLAYERS) $(APP)
 	$(VENV)/bin/matinee demo
 
 ## Install everything the tests need (Chromium, npm players, test servers) and run the whole suite.
-test: $(DEV_STAMP) $(PLAYERS)
+test: $(DEV_STAMP) $(PLAYERS) $(APP)
 	bash scripts/test-deps.sh
 	$(MAKE) lint types
 	$(VENV)/bin/pytest tests

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     cdn_port: int = Field(
         default=8380, ge=0, le=65535, description="The fleet's nginx pull-through CDN (0: none)"
     )
+    # The web service (services/web): the built viewer app and admin console.
+    web_dist: Path | None = Field(
+        default=None,
+        description="The built web app (`npm run build`); default: web/app/dist in the checkout",
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

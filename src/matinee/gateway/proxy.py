@@ -56,6 +56,7 @@ class Upstream(Protocol):
         headers: Sequence[tuple[str, str]] | None = None,
         body: bytes = b"",
         idempotent: bool | None = None,
+        call_timeout: float | None = None,
     ) -> UpstreamResponse: ...
 
 
@@ -235,10 +236,15 @@ class ProxyEndpoint:
             return await client.request(
                 method, path, headers=headers, body=body, idempotent=idempotent
             )
-        try:
+        try:  # the route's timeout replaces the dependency's, so it may also be longer
             async with asyncio.timeout(route.timeout):
                 return await client.request(
-                    method, path, headers=headers, body=body, idempotent=idempotent
+                    method,
+                    path,
+                    headers=headers,
+                    body=body,
+                    idempotent=idempotent,
+                    call_timeout=route.timeout,
                 )
         except TimeoutError as exc:
             raise CallTimeout(

@@ -25,6 +25,14 @@ CRITICAL = 100  # playback start: losing it means a member cannot watch
 DEGRADED = 60  # browse, history: losing it degrades the experience
 NON_CRITICAL = 20  # prefetch, logging, telemetry: nobody notices for a while
 
+INTERNAL_PREFIX = "/internal"  # services' routes for each other: the gateway never routes them
+
+# tus uploads of masters (/api/media/uploads): a chunk is 8 MiB, and its PATCH is answered once
+# the chunk is stored. Their time is the client's bandwidth, so they do not teach load shedding
+# the media service's latency (``latency_signal``).
+UPLOAD_MAX_BODY = 16 * 1024 * 1024
+UPLOAD_TIMEOUT_S = 120.0
+
 
 class RouteConfigError(MatineeError):
     """The route configuration is inconsistent (duplicate prefix, bad prefix, ...)."""
@@ -69,6 +77,8 @@ class Route:
     auth: AuthPolicy = "optional"
     max_body: int | None = None
     rate_limited: bool = True
+    # whether answers on this route count in the service's latency for load shedding
+    latency_signal: bool = True
     _raw_prefix: bytes = field(default=b"", repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -135,6 +145,10 @@ class RouteTable:
         self._root = self._by_prefix.get("/")
 
     def match(self, path: str) -> Route | None:
+        """The route for ``path``; None for no route, and always for ``/internal/...`` (the
+        calls between services are never reachable from outside, whatever the table says)."""
+        if path.startswith(INTERNAL_PREFIX) and path[len(INTERNAL_PREFIX) : 10] in ("", "/"):
+            return None
         table = self._by_prefix
         p = path
         while p:
@@ -185,6 +199,7 @@ class RouteConfig(BaseModel):
     auth: AuthPolicy = "optional"
     max_body: int | None = Field(default=None, ge=0)
     rate_limited: bool = True
+    latency_signal: bool = True
 
     def build(self) -> Route:
         return Route(
@@ -199,6 +214,7 @@ class RouteConfig(BaseModel):
             auth=self.auth,
             max_body=self.max_body,
             rate_limited=self.rate_limited,
+            latency_signal=self.latency_signal,
         )
 
 
@@ -217,5 +233,24 @@ def default_routes() -> list[Route]:
         Route("/api/catalog", "catalog", priority=70, fallback=LastGoodFallback()),
         Route("/api/history", "history", priority=DEGRADED),
         Route("/api/experiments", "experiments", priority=50),
-        Route("/", "media", priority=DEGRADED),
+        # media: packaged media (open and signed), the players' builds, the assets API, and
+        # the uploads (tus), whose 8 MiB chunks need a larger body and more time
+        Route("/media", "media", priority=DEGRADED),
+        Route("/t", "media", name="media-signed", priority=DEGRADED),
+        Route("/players", "media", name="media-players", priority=DEGRADED),
+        Route("/api/assets", "media", name="media-assets", priority=DEGRADED),
+        Route("/api/media", "media", name="media-api", priority=DEGRADED),
+        Route(
+            "/api/media/uploads",
+            "media",
+            name="media-uploads",
+            priority=DEGRADED,
+            max_body=UPLOAD_MAX_BODY,
+            timeout=UPLOAD_TIMEOUT_S,
+            latency_signal=False,
+        ),
+        Route("/api/steering", "steering", priority=DEGRADED),
+        # web: the console's read API, and every page and file of the viewer app and console
+        Route("/api/admin", "web", name="web-admin", priority=DEGRADED),
+        Route("/", "web", priority=DEGRADED),
     ]

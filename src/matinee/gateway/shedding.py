@@ -190,7 +190,10 @@ class LoadShedder:
         return True
 
     def release(self, service: str, latency: float) -> None:
+        """One admitted request is done; ``latency`` is a sample of ``service`` (none if "")."""
         self.inflight -= 1
+        if not service:
+            return
         lat = self._latency.get(service)
         if lat is None:
             lat = self._latency[service] = _Latency()
@@ -249,5 +252,7 @@ class SheddingFilter:
 
     def _release(self, ctx: RequestContext, response: GatewayResponse) -> None:
         route = ctx.route
-        service = route.service if route is not None else ""
-        self.shedder.release(service, self.shedder.clock.monotonic() - ctx.start)
+        if route is None or not route.latency_signal:
+            self.shedder.release("", 0.0)  # in flight no more; no latency sample
+            return
+        self.shedder.release(route.service, self.shedder.clock.monotonic() - ctx.start)

@@ -133,8 +133,10 @@ class Dependency:
         *,
         idempotent: bool,
         fallback: Fallback[T] | None = None,
+        timeout_s: float | None = None,
     ) -> T:
-        """Run ``attempt`` under this dependency's protections; see the module docstring."""
+        """Run ``attempt`` under this dependency's protections; see the module docstring.
+        ``timeout_s`` replaces the configured overall timeout for this one call."""
         start = self._clock.monotonic()
         if not self.breaker.try_acquire():
             self.breaker.record_rejection()
@@ -153,7 +155,7 @@ class Dependency:
 
         error: Exception | None = None
         try:
-            result = await self._attempts(attempt, idempotent)
+            result = await self._attempts(attempt, idempotent, timeout_s or self.config.timeout_s)
         except Exception as exc:  # noqa: BLE001 - any error of the attempts is the dependency's failure
             error = exc
         except BaseException:  # cancelled: no outcome to record, hand back a trial slot
@@ -173,9 +175,11 @@ class Dependency:
         self.breaker.record_failure(duration)
         return await self._fail("failure", error, start, fallback)
 
-    async def _attempts(self, attempt: Callable[[int], Awaitable[T]], idempotent: bool) -> T:
+    async def _attempts(
+        self, attempt: Callable[[int], Awaitable[T]], idempotent: bool, timeout_s: float
+    ) -> T:
         self.budget.deposit()
-        deadline = _Deadline(self.config.timeout_s)
+        deadline = _Deadline(timeout_s)
         try:
             n = 0
             while True:
@@ -192,7 +196,7 @@ class Dependency:
         except asyncio.CancelledError as exc:
             if deadline.ours():
                 raise CallTimeout(
-                    f"{self.name} did not answer within {self.config.timeout_s:g} s",
+                    f"{self.name} did not answer within {timeout_s:g} s",
                     dependency=self.name,
                 ) from exc
             raise

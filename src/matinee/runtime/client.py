@@ -106,10 +106,12 @@ class ServiceClient:
         idempotent: bool | None = None,
         fallback: Fallback | None = None,
         attempt_timeout: float | None = None,
+        call_timeout: float | None = None,
     ) -> Response:
-        """One call to the service. ``path`` includes any query string; ``attempt_timeout``
-        overrides the time one attempt on one instance may take. Raises a ``ResilienceError``
-        when no answer (and no fallback) can be had."""
+        """One call to the service. ``path`` includes any query string; ``call_timeout`` replaces
+        the dependency's overall timeout for this call (its attempts then share it evenly);
+        ``attempt_timeout`` overrides the time one attempt on one instance may take. Raises a
+        ``ResilienceError`` when no answer (and no fallback) can be had."""
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
@@ -119,6 +121,8 @@ class ServiceClient:
         tried: set[str] = set()
         failed: list[Exception] = []
         limit = attempt_timeout or self.attempt_timeout
+        if call_timeout is not None and attempt_timeout is None:
+            limit = call_timeout / (self.dependency.config.retries + 1)
 
         async def attempt(n: int) -> Response:
             try:
@@ -136,7 +140,9 @@ class ServiceClient:
                 failed.append(exc)
                 raise
 
-        return await self.dependency.call(attempt, idempotent=idempotent, fallback=fallback)
+        return await self.dependency.call(
+            attempt, idempotent=idempotent, fallback=fallback, timeout_s=call_timeout
+        )
 
     async def _send(
         self,

@@ -20,6 +20,7 @@ NAMES = (
     "homepage",
     "steering",
     "playback",
+    "web",
     "gateway",
 )
 

@@ -1,1 +1,2 @@
-"""The web front: a page that lists and plays titles, and media served from the object store."""
+"""The sample titles of ``make run`` (the web app itself is ``web/app``, served by the web
+service, ``matinee.services.web``)."""

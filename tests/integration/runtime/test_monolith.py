@@ -16,7 +16,10 @@ from ..conftest import free_port
 def test_serves_the_page_and_api_on_one_port_and_stops(tmp_path: Path) -> None:
     async def main() -> None:
         port = free_port()
-        settings = Settings(data_dir=tmp_path, port=port)
+        dist = tmp_path / "dist"  # the web app's build, as `npm run build` leaves it
+        dist.mkdir()
+        (dist / "index.html").write_text("<title>matinee</title>")
+        settings = Settings(data_dir=tmp_path, port=port, web_dist=dist)
         upgrade(settings.resolved_database_url)  # as `matinee up` does before instances start
         stop = asyncio.Event()
         serving = asyncio.create_task(run_monolith(settings, stop_event=stop))

@@ -38,6 +38,7 @@ def table() -> RouteTable:
         ("/api/playback", "playback"),
         ("/", "media"),
         ("/players/x.html", "media"),
+        ("/internalx", "media"),
     ],
 )
 def test_longest_prefix_on_whole_segments(path: str, service: str) -> None:
@@ -50,6 +51,12 @@ def test_no_root_route_means_no_match() -> None:
     routes = RouteTable([Route("/api/a", "a")])
     assert routes.match("/api/b") is None
     assert routes.match("/") is None
+
+
+@pytest.mark.parametrize("path", ["/internal", "/internal/", "/internal/catalog/titles/1"])
+def test_internal_paths_are_never_routed(path: str) -> None:
+    routes = RouteTable([Route("/internal", "catalog"), Route("/", "media")])
+    assert routes.match(path) is None
 
 
 def test_strip_prefix() -> None:

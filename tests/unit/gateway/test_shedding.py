@@ -193,6 +193,32 @@ def test_while_shedding_a_probe_learns_that_the_service_recovered() -> None:
     asyncio.run(main())
 
 
+def test_uploads_do_not_teach_the_shedder_their_service_latency() -> None:
+    ctx = FakeContext()
+    config = GatewayConfig(
+        shedding=SheddingConfig(target_latency=0.5, throttle_at=0.5, latency_alpha=1.0),
+        rate_limit=RateLimitConfig(enabled=False),
+    )
+    routes = [
+        Route("/api/media/uploads", "media", name="uploads", latency_signal=False),
+        Route("/api/media", "media", priority=60),
+    ]
+    app = create_gateway(ctx, routes, config=config, identity_key=b"k")
+
+    async def upload(c: Call) -> Response:
+        ctx.clock.advance(4.0 if "uploads" in c.path else 0.01)  # a chunk at the client's pace
+        return ok()
+
+    ctx.clients.behaviours["media"] = upload
+
+    async def main() -> None:
+        assert (await call(app, "PATCH", "/api/media/uploads/u1")).status == 200
+        assert (await call(app, "GET", "/api/media/jobs")).status == 200  # not shed
+        assert app.shedder.inflight == 0
+
+    asyncio.run(main())
+
+
 def test_shedding_can_be_switched_off() -> None:
     ctx = FakeContext()
     app = gateway(ctx, SheddingConfig(enabled=False, max_inflight=1, throttle_at=0.0))

@@ -204,6 +204,8 @@ class EdgeBoard:
                     "healthy": r.healthy if r else None,
                     "inflight": r.inflight if r else None,
                     "bytes_out_per_s": r.bytes_out_per_s if r else None,
+                    "requests_per_s": r.requests_per_s if r else None,
+                    "titles": len(r.inventory) if r else None,  # asset folders it holds
                     "capacity_bytes": r.capacity_bytes if r else None,
                     "used_bytes": r.used_bytes if r else None,
                     "hit_ratio": r.hit_ratio if r else None,
