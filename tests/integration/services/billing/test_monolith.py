@@ -101,11 +101,10 @@ def test_plans_are_public_through_the_gateway_and_members_need_a_session(tmp_pat
                 "GET", f"{FRONT}/api/billing/subscription", headers=p.signed("acct")
             )
             assert forged.status == 401
-            # Internal routes are not routed to billing: the catch-all route names media (which
-            # this monolith does not run).
+            # The gateway never routes internal paths, whatever its table says.
             hidden = await p.call("GET", f"{FRONT}/internal/billing/entitlements/acct")
-            assert hidden.status == 502
-            assert "media" in hidden.json()["message"]
+            assert hidden.status == 404
+            assert hidden.json()["error"] == "not_found"
 
     asyncio.run(main())
 
