@@ -8,7 +8,8 @@
   the token's height. ``OPTIONS`` answers a CORS preflight.
 * ``GET|HEAD /internal/edge/objects/<key>``: a peer of the cluster asks for an object this edge
   holds (with a token for the title's folder); 404 when not held, never a fill.
-* ``GET /edge/report``; ``POST /edge/fill`` (202) and ``GET /edge/fill`` (progress);
+* ``GET /edge/report``; ``POST /edge/fill`` (202; only with a token of the fleet's URL key
+  for the whole media prefix, which steering sends) and ``GET /edge/fill`` (progress);
   ``GET /healthz``, ``GET /readyz``.
 
 The path is percent-decoded exactly once, from ``raw_path``: whatever is left that is not plain
@@ -40,7 +41,7 @@ from matinee.cdn.edge.errors import (
 )
 from matinee.cdn.edge.fill import PEER_PATH
 from matinee.cdn.edge.store import Entry
-from matinee.delivery.errors import DeliveryError, UnsafePath
+from matinee.delivery.errors import DeliveryError, TokenInvalid, TokenWrongPath, UnsafePath
 from matinee.delivery.http import (
     CONDITIONAL,
     CORS,
@@ -256,6 +257,21 @@ class EdgeApp:
         await self._send_entry(scope, send, entry, self._hit)
 
     # -- control -------------------------------------------------------------------------------
+    def _authorize_fill(self, scope: Scope) -> None:
+        """A fill makes the edge fetch and keep files, so only steering may ask: it sends a
+        token of the fleet's URL-signing key that covers every media object."""
+        token = ""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                token = value.decode("latin-1").removeprefix("Bearer ").strip()
+        if not token:
+            raise TokenInvalid("A fill request needs the fleet's signed token (Authorization).")
+        signer = self.edge.access.signer
+        claims = signer.claims(token)
+        if claims.prefix != MEDIA_PREFIX:
+            raise TokenWrongPath("This token does not allow filling the whole media library.")
+        signer.check(claims, MEDIA_PREFIX)
+
     async def _control(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         method = scope["method"]
         edge = self.edge
@@ -264,6 +280,7 @@ class EdgeApp:
         elif path == "/edge/fill" and method == "GET":
             await _json(send, 200, edge.fills.progress())
         elif path == "/edge/fill" and method == "POST":
+            self._authorize_fill(scope)
             request = _fill_request(await _body(receive))
             keys = [_fill_key(i, key) for i, key in enumerate(request.keys)]
             queued = edge.fills.submit(keys, request.pin_until)

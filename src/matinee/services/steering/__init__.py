@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter
 
+from matinee.delivery.tokens import UrlSigner, signing_key
 from matinee.runtime.app import ServiceSpec
 from matinee.runtime.background import every
 from matinee.runtime.context import ServiceContext
@@ -50,6 +51,7 @@ def build(ctx: ServiceContext, config: SteeringConfig | None = None) -> APIRoute
         clock=ctx.clock,
         metrics=ctx.metrics,
         transport=transport,
+        signer=UrlSigner(signing_key(ctx.config.url_signing_key), ctx.clock),
     )
 
     async def poll() -> None:

@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from matinee.cdn.edge.config import MEDIA_PREFIX
 from matinee.cdn.popularity import FillPlan, FillPlanner, PopularityModel, TitleMedia
 from matinee.clock import Clock
+from matinee.delivery.tokens import UrlSigner
 from matinee.runtime.transport import Transport
 from matinee.services.steering.config import SteeringConfig
 from matinee.services.steering.edges import Edge, EdgeBoard
@@ -65,6 +67,9 @@ class ClusterFill:
     failed_bytes: dict[str, int] = field(default_factory=dict)  # per edge, refused or unsent
 
 
+FILL_TOKEN_TTL_S = 60.0  # a fill request's token: long enough for a slow edge to read it
+
+
 class FillController:
     """Plans and pushes fills; one run at a time."""
 
@@ -77,8 +82,10 @@ class FillController:
         clock: Clock,
         metrics: Registry,
         transport: Transport,
+        signer: UrlSigner,
     ) -> None:
         self.board = board
+        self.signer = signer  # edges take fills only with a token of the fleet's URL key
         self.sources = sources
         self.config = config
         self.fill = config.fill
@@ -218,11 +225,16 @@ class FillController:
                 chunk = keys[i : i + step]
                 size = sum(files[k] for k in chunk)
                 body = json.dumps({"keys": chunk, "pin_until": pin_until}).encode()
+                token, _ = self.signer.issue(MEDIA_PREFIX, FILL_TOKEN_TTL_S)
+                headers = [
+                    ("content-type", "application/json"),
+                    ("authorization", f"Bearer {token}"),
+                ]
                 try:
                     response = await self.transport.request(
                         "POST",
                         edge.base_url + "/edge/fill",
-                        [("content-type", "application/json")],
+                        headers,
                         body,
                         5.0,
                     )

@@ -21,6 +21,7 @@ from .harness import (
     media_bytes,
     origin,
     signed,
+    token,
 )
 
 
@@ -73,6 +74,9 @@ def test_rates_are_over_the_last_whole_seconds() -> None:
     assert rate.per_second() == 0.0
 
 
+FILL_AUTH = ("authorization", f"Bearer {token('media/assets/')}")  # what steering sends
+
+
 def test_proactive_fill_fetches_pins_and_reports_progress(tmp_path: Path) -> None:
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
@@ -86,7 +90,7 @@ def test_proactive_fill_fetches_pins_and_reports_progress(tmp_path: Path) -> Non
                     app,
                     "POST",
                     "/edge/fill",
-                    [("content-type", "application/json")],
+                    [("content-type", "application/json"), FILL_AUTH],
                     body=f'{{"keys": {keys!r}, "pin_until": {until}}}'.replace("'", '"').encode(),
                 )
                 assert accepted.status == 202
@@ -108,13 +112,41 @@ def test_proactive_fill_fetches_pins_and_reports_progress(tmp_path: Path) -> Non
                 assert SEG_720 in edge.store
                 # Filling what is already held costs no fetch.
                 again = await call(
-                    app, "POST", "/edge/fill", body=f'{{"keys": ["{SEG_720}"]}}'.encode()
+                    app,
+                    "POST",
+                    "/edge/fill",
+                    [FILL_AUTH],
+                    body=f'{{"keys": ["{SEG_720}"]}}'.encode(),
                 )
                 assert again.status == 202
                 await asyncio.sleep(0.05)
                 assert up.counted.gets(SEG_720) == 1
             finally:
                 await edge.stop()
+
+    asyncio.run(main())
+
+
+def test_only_steering_may_ask_for_a_fill(tmp_path: Path) -> None:
+    async def main() -> None:
+        edge = make_edge(tmp_path / "edge")
+        app = EdgeApp(edge)
+        await edge.start()
+        try:
+            body = f'{{"keys": ["{SEG_720}"]}}'.encode()
+            cases = {
+                "no token": [],
+                "a title's token": [("authorization", f"Bearer {token()}")],
+                "expired": [("authorization", f"Bearer {token('media/assets/', ttl=-5)}")],
+                "altered": [("authorization", FILL_AUTH[1][:-3] + "AAA")],
+            }
+            for case, headers in cases.items():
+                reply = await call(app, "POST", "/edge/fill", headers, body=body)
+                assert reply.status == 403, case
+                assert reply.json()["message"], case
+            assert (await call(app, "GET", "/edge/fill")).json()["queued"] == 0
+        finally:
+            await edge.stop()
 
     asyncio.run(main())
 
@@ -134,7 +166,7 @@ def test_a_fill_request_must_name_media_objects(tmp_path: Path) -> None:
                 b'{"keys": ["media/assets/a1/ok.m4s"], "pin_until": "soon"}': "pin_until",
             }
             for body, field in cases.items():
-                reply = await call(app, "POST", "/edge/fill", body=body)
+                reply = await call(app, "POST", "/edge/fill", [FILL_AUTH], body=body)
                 assert reply.status == 422, body
                 assert reply.json()["error"] == "invalid_request"
                 assert field in reply.json()["message"], (body, reply.json())

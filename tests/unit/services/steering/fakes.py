@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from matinee.clock import SystemClock
+from matinee.delivery.tokens import UrlSigner
 from matinee.discovery.models import InstanceInfo
 from matinee.resilience.errors import UpstreamConnectError
 from matinee.runtime.transport import Headers, Response
@@ -62,6 +64,9 @@ class FakeEdge:
         return [k for f in self.fills for k in f["keys"]]
 
 
+KEY = b"steering-test-url-signing-key-32b"  # the fleet's URL-signing key in these tests
+
+
 class EdgeNetwork:
     """A transport that reaches the fake edges (and a CDN health check) by URL."""
 
@@ -96,6 +101,9 @@ class EdgeNetwork:
         if path == "/edge/report":
             return Response(200, [], json.dumps(edge.report()).encode())
         if path == "/edge/fill" and method == "POST":
+            auth = dict(headers).get("authorization", "")
+            claims = UrlSigner(KEY, SystemClock()).claims(auth.removeprefix("Bearer "))
+            assert claims.prefix == "media/assets/", claims  # steering signs every fill
             edge.fills.append(json.loads(body))
             return Response(202, [], b"{}")
         return Response(404, [], b"{}")

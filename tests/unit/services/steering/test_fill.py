@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from matinee.clock import FakeClock
+from matinee.delivery.tokens import UrlSigner
 from matinee.services.steering.config import SteeringConfig
 from matinee.services.steering.edges import EdgeBoard
 from matinee.services.steering.fill import FillController
@@ -19,7 +20,7 @@ from matinee.services.steering.planning import (
 from matinee.services.steering.sources import Release, TitleInfo, Window
 from matinee.telemetry.metrics import Registry
 
-from .fakes import EdgeNetwork, FakeCatalog, FakeEdge, rendition_files
+from .fakes import KEY, EdgeNetwork, FakeCatalog, FakeEdge, rendition_files
 
 DAY = 86_400.0
 # 03:00 UTC: inside the default window (02-06).
@@ -68,6 +69,7 @@ def scenario() -> tuple[FakeClock, FakeCatalog, EdgeNetwork, FillController, dic
         clock=clock,
         metrics=Registry(clock),
         transport=network,
+        signer=UrlSigner(KEY, clock),
     )
     return clock, catalog, network, fill, edges
 
