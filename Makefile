@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: app run test check lint types bench bench-gateway bench-api bench-edge clean venv dev
+.PHONY: app run test check lint types bench bench-gateway bench-api bench-edge bench-qoe clean venv dev
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -64,6 +64,7 @@ bench: $(DEV_STAMP)
 	$(MAKE) bench-gateway
 	$(MAKE) bench-api
 	$(MAKE) bench-edge
+	$(MAKE) bench-qoe
 
 ## A small JSON endpoint direct, through nginx and through the gateway (needs wrk and nginx).
 bench-gateway: $(DEV_STAMP)
@@ -79,6 +80,11 @@ bench-api: $(DEV_STAMP)
 bench-edge: $(DEV_STAMP)
 	bash scripts/test-deps.sh
 	$(VENV)/bin/python bench/edge_vs_nginx.py
+
+## Quality of experience in Chromium: TTFF, rebuffering, ABR under throttled links (docs/qoe-*.png).
+bench-qoe: $(DEV_STAMP) $(PLAYERS) $(APP)
+	bash scripts/test-deps.sh
+	$(VENV)/bin/python bench/qoe.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
