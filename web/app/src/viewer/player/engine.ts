@@ -303,7 +303,18 @@ export class PlayerEngine {
         bufferBehind: 30,
         failureCallback: (error: shaka.util.Error) => this.streamingFailed(error),
       },
-      abr: { enabled: true, defaultBandwidthEstimate: 700_000, switchInterval: 4 },
+      // ABR: Shaka weighs each bandwidth sample by its download time, so with a full buffer
+      // (one segment every 4 s) its default half-lives (2 s fast, 5 s slow) need half a minute
+      // to believe a faster link. Shorter ones see a step up within a few segments; the
+      // downgrade side still reacts to the fast estimate at once. A variant's declared
+      // bandwidth is its peak, so upgrading at 95 % of the estimate leaves room already.
+      abr: {
+        enabled: true,
+        defaultBandwidthEstimate: 700_000,
+        switchInterval: 2,
+        bandwidthUpgradeTarget: 0.95,
+        advanced: { fastHalfLife: 0.5, slowHalfLife: 1 },
+      },
       restrictions: { maxHeight: lease.max_height },
       preferredAudio: language ? [{ language }] : [],
       preferredText: [],
