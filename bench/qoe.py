@@ -37,7 +37,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
@@ -54,8 +53,7 @@ from matinee.media.samples import AudioSpec, SampleSpec, make_sample
 from matinee.platform import Platform
 from matinee.runtime.config import load_runtime_config
 from matinee.runtime.monolith import Monolith
-from matinee.services.catalog.assets import from_record
-from matinee.services.catalog.schemas import TitleCreate, WindowIn
+from matinee.seed import publish_movie
 from matinee.services.catalog.service import CatalogService
 from matinee.settings import Settings
 from matinee.testing.players import chromium
@@ -184,22 +182,8 @@ async def publish(database_url: str, asset: Asset) -> str:
         for title in page.items:
             if title.name == asset.title:
                 return title.id
-        title = await catalog.create_title(
-            TitleCreate(
-                kind="movie",
-                name=asset.title,
-                synopsis="A zoom into the Mandelbrot set, for measuring playback.",
-                genres=["Documentary"],
-                maturity=0,
-                release_year=2025,
-                runtime_s=max(1, round(asset.duration)),
-            )
-        )
-        await catalog.link_asset(title.id, from_record(asset))
-        since = datetime.now(UTC) - timedelta(days=1)
-        await catalog.set_availability(title.id, [WindowIn(country="US", starts_at=since)])
-        await catalog.set_published(title.id, True)
-        return title.id
+        synopsis = "A zoom into the Mandelbrot set, for measuring playback."
+        return await publish_movie(catalog, asset, synopsis)
     finally:
         await db.close()
 

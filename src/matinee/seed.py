@@ -245,6 +245,32 @@ async def _series(
     report.created.append(f"title {SERIES_NAME} ({len(episodes)} episodes)")
 
 
+async def publish_movie(
+    catalog: CatalogService,
+    asset: Asset,
+    synopsis: str,
+    *,
+    countries: tuple[str, ...] = ("US",),
+    since: datetime | None = None,
+) -> str:
+    """A published documentary named after ``asset``, available in ``countries`` (from a day
+    ago unless ``since``), playing it: what benchmarks and browser tests need; returns its id."""
+    title = await catalog.create_title(
+        TitleCreate(
+            kind="movie",
+            name=asset.title,
+            synopsis=synopsis,
+            genres=["Documentary"],
+            maturity=0,
+            release_year=2025,
+            runtime_s=max(1, round(asset.duration)),
+        )
+    )
+    start = since or datetime.now(UTC) - timedelta(days=1)
+    await _finish(catalog, title.id, asset, countries, start)
+    return title.id
+
+
 async def _finish(
     catalog: CatalogService,
     title_id: str,

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Final
@@ -33,9 +32,14 @@ from matinee.media.samples import AudioSpec, SampleSpec, make_sample
 from matinee.platform import Platform
 from matinee.runtime.config import load_runtime_config
 from matinee.runtime.monolith import Monolith
-from matinee.seed import ADMIN_EMAIL, ADMIN_PASSWORD, MEMBER_EMAIL, MEMBER_PASSWORD, seed
-from matinee.services.catalog.assets import from_record
-from matinee.services.catalog.schemas import TitleCreate, WindowIn
+from matinee.seed import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    MEMBER_EMAIL,
+    MEMBER_PASSWORD,
+    publish_movie,
+    seed,
+)
 from matinee.services.catalog.service import CatalogService
 from matinee.settings import Settings
 from matinee.testing.servers import pick_port
@@ -153,7 +157,8 @@ async def seed_catalog(database_url: str, assets: list[Asset]) -> dict[str, str]
         catalog = CatalogService(db, SystemClock())
         ladder = next((a for a in assets if a.title == LADDER_TITLE), None)
         if ladder is not None:
-            await _publish_movie(catalog, ladder)
+            synopsis = "Test patterns on a ladder of four renditions, for switching."
+            await publish_movie(catalog, ladder, synopsis)
         titles: dict[str, str] = {}
         cursor: str | None = None
         while True:
@@ -164,24 +169,6 @@ async def seed_catalog(database_url: str, assets: list[Asset]) -> dict[str, str]
                 return titles
     finally:
         await db.close()
-
-
-async def _publish_movie(catalog: CatalogService, asset: Asset) -> None:
-    title = await catalog.create_title(
-        TitleCreate(
-            kind="movie",
-            name=asset.title,
-            synopsis="Test patterns on a ladder of four renditions, for switching.",
-            genres=["Documentary"],
-            maturity=0,
-            release_year=2025,
-            runtime_s=max(1, round(asset.duration)),
-        )
-    )
-    await catalog.link_asset(title.id, from_record(asset))
-    since = datetime.now(UTC) - timedelta(days=1)
-    await catalog.set_availability(title.id, [WindowIn(country="US", starts_at=since)])
-    await catalog.set_published(title.id, True)
 
 
 @contextmanager
