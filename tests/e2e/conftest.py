@@ -51,7 +51,7 @@ def _make(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of web/app/dist, built and up to date with its sources (`make app` when it is
     not), that a rebuild while the tests run cannot take away."""
@@ -75,11 +75,11 @@ def _needs_ladder(session: pytest.Session) -> bool:
     return any("ladder_title" in getattr(item, "fixturenames", ()) for item in session.items)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(
     app_dist: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
-    """The platform for the whole session; the ladder title is ingested only when a selected
+    """The platform for the browser tests; the ladder title is ingested only when a selected
     test asks for it (the ``ladder_title`` fixture)."""
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
     with running_stack(
@@ -91,13 +91,16 @@ def stack(
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ladder_title(stack: Stack) -> str:
     """The catalog id of the 48 s title with four renditions (144p to 480p)."""
     return stack.title_id(LADDER_TITLE)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, so the browser (and the platform's server thread) must be gone before
+# the rest of the suite calls asyncio.run().
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
     with chromium() as launched:
