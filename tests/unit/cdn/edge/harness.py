@@ -113,6 +113,16 @@ class Origin:
 
 
 @asynccontextmanager
+async def running(edge: Appliance) -> AsyncIterator[EdgeApp]:
+    """``edge`` started, as the ASGI app a server would run; stopped on the way out."""
+    await edge.start()
+    try:
+        yield EdgeApp(edge)
+    finally:
+        await edge.stop()
+
+
+@asynccontextmanager
 async def origin(platform: Platform) -> AsyncIterator[Origin]:
     """The media service (the origin) on a real socket."""
     port = free_port()

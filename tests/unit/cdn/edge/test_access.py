@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from matinee.cdn.edge import EdgeApp
 from matinee.clock import FakeClock
 from matinee.delivery.tokens import Claims, UrlSigner
 
-from .harness import PREFIX, SEG_720, call, make_edge, make_platform, origin, signed, token
+from .harness import PREFIX, SEG_720, call, make_edge, make_platform, origin, running, signed, token
 
 SECRET = b"a sentinel outside the edge's root"
 
@@ -23,9 +22,7 @@ def test_tampered_expired_and_misdirected_tokens_get_403(tmp_path: Path) -> None
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 good = token()
                 version, payload, signature = good.split(".")
                 flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
@@ -59,8 +56,6 @@ def test_tampered_expired_and_misdirected_tokens_get_403(tmp_path: Path) -> None
                 assert bound.status == 200
                 assert up.counted.gets(SEG_720) == 1  # refused requests fetched nothing
                 assert sum(up.counted.requests.values()) == 1
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -70,9 +65,7 @@ def test_a_remembered_token_still_expires(tmp_path: Path) -> None:
         clock = FakeClock(start=2_000_000_000.0)
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url], clock=clock)
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 tok = token(ttl=60, now=clock.time())
                 assert (await call(app, "GET", signed(SEG_720, tok))).status == 200
                 clock.advance(59)
@@ -80,8 +73,6 @@ def test_a_remembered_token_still_expires(tmp_path: Path) -> None:
                 clock.advance(1)
                 late = await call(app, "GET", signed(SEG_720, tok))
                 assert (late.status, late.json()["error"]) == (403, "token_expired")
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -119,9 +110,7 @@ def test_path_traversal_plain_encoded_and_double_encoded_gets_400(tmp_path: Path
         root = tmp_path / "edge"
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(root, origins=[up.url])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 # Sentinels where a naive join of the edge's root and these paths would land.
                 for place in (tmp_path, root, root / "objects"):
                     (place / "secret.txt").write_bytes(SECRET)
@@ -152,8 +141,6 @@ def test_path_traversal_plain_encoded_and_double_encoded_gets_400(tmp_path: Path
                     for p in (tmp_path, root, root / "objects")
                 )
                 assert len(edge.store) == 0
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -162,9 +149,7 @@ def test_only_packaged_assets_and_only_with_a_token(tmp_path: Path) -> None:
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 masters = await call(app, "GET", f"/t/{token('masters/')}/masters/j1/source.mp4")
                 assert masters.status == 404
                 bare = await call(app, "GET", f"/t/{token('media/')}/media/other/x.m4s")
@@ -179,7 +164,5 @@ def test_only_packaged_assets_and_only_with_a_token(tmp_path: Path) -> None:
                 wrong = [("Authorization", f"Bearer {token('media/assets/a2/')}")]
                 assert (await call(app, "GET", peer_path, wrong)).status == 403
                 assert sum(up.counted.requests.values()) == 0
-            finally:
-                await edge.stop()
 
     asyncio.run(main())

@@ -22,6 +22,7 @@ from .harness import (
     make_platform,
     media_bytes,
     origin,
+    running,
     sent_bytes,
     signed,
 )
@@ -31,9 +32,7 @@ def test_concurrent_misses_for_one_object_make_one_upstream_fetch(tmp_path: Path
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 replies = await asyncio.gather(
                     *(call(app, "GET", signed(BIG), pathsend=i % 2 == 0) for i in range(40))
                 )
@@ -53,8 +52,6 @@ def test_concurrent_misses_for_one_object_make_one_upstream_fetch(tmp_path: Path
                     await waiting[0]
                 assert [r.status for r in done] == [200] * 4
                 assert up.counted.gets(SEG_1080) == 1
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -143,17 +140,13 @@ def test_a_cut_transfer_leaves_no_file_and_the_next_source_serves(tmp_path: Path
     async def main() -> None:
         async with cutting_server(5000, 100_000) as broken:
             edge = make_edge(tmp_path / "edge", origins=[broken])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 replies = await asyncio.gather(*(call(app, "GET", signed(BIG)) for _ in range(3)))
                 assert [r.status for r in replies] == [502] * 3
                 assert replies[0].json()["error"] == "upstream_unavailable"
                 assert BIG not in edge.store
                 assert list((tmp_path / "edge" / "tmp").iterdir()) == []
                 assert not (tmp_path / "edge" / "objects" / BIG).exists()
-            finally:
-                await edge.stop()
             # A peer that cuts the transfer: the origin (second source) serves it whole.
             async with origin(make_platform(tmp_path)) as up:
                 edge = make_edge(tmp_path / "edge", origins=[up.url], peers=[broken])

@@ -6,7 +6,6 @@ import asyncio
 import time
 from pathlib import Path
 
-from matinee.cdn.edge import EdgeApp
 from matinee.cdn.edge.report import RateWindow
 from matinee.clock import FakeClock
 
@@ -20,6 +19,7 @@ from .harness import (
     make_platform,
     media_bytes,
     origin,
+    running,
     signed,
     token,
 )
@@ -29,9 +29,7 @@ def test_the_report_has_health_load_hits_and_inventory(tmp_path: Path) -> None:
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url], capacity=5_000_000)
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 for key in (SEG_720, SEG_720, SEG_720, BIG):
                     assert (await call(app, "GET", signed(key))).status == 200
                 report = (await call(app, "GET", "/edge/report")).json()
@@ -57,8 +55,6 @@ def test_the_report_has_health_load_hits_and_inventory(tmp_path: Path) -> None:
                 await edge.leave()
                 assert (await call(app, "GET", "/readyz")).status == 503
                 assert (await call(app, "GET", "/edge/report")).json()["healthy"] is False
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -81,9 +77,7 @@ def test_proactive_fill_fetches_pins_and_reports_progress(tmp_path: Path) -> Non
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url], capacity=200_000)
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 until = time.time() + 3600
                 keys = [SEG_720, SEG_1080, f"{PREFIX}video/720p-3000k/00099.m4s"]
                 accepted = await call(
@@ -121,8 +115,6 @@ def test_proactive_fill_fetches_pins_and_reports_progress(tmp_path: Path) -> Non
                 assert again.status == 202
                 await asyncio.sleep(0.05)
                 assert up.counted.gets(SEG_720) == 1
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -130,9 +122,7 @@ def test_proactive_fill_fetches_pins_and_reports_progress(tmp_path: Path) -> Non
 def test_only_steering_may_ask_for_a_fill(tmp_path: Path) -> None:
     async def main() -> None:
         edge = make_edge(tmp_path / "edge")
-        app = EdgeApp(edge)
-        await edge.start()
-        try:
+        async with running(edge) as app:
             body = f'{{"keys": ["{SEG_720}"]}}'.encode()
             cases = {
                 "no token": [],
@@ -145,8 +135,6 @@ def test_only_steering_may_ask_for_a_fill(tmp_path: Path) -> None:
                 assert reply.status == 403, case
                 assert reply.json()["message"], case
             assert (await call(app, "GET", "/edge/fill")).json()["queued"] == 0
-        finally:
-            await edge.stop()
 
     asyncio.run(main())
 
@@ -154,9 +142,7 @@ def test_only_steering_may_ask_for_a_fill(tmp_path: Path) -> None:
 def test_a_fill_request_must_name_media_objects(tmp_path: Path) -> None:
     async def main() -> None:
         edge = make_edge(tmp_path / "edge")
-        app = EdgeApp(edge)
-        await edge.start()
-        try:
+        async with running(edge) as app:
             cases = {
                 b"not json": "body",
                 b"{}": "keys",
@@ -172,7 +158,5 @@ def test_a_fill_request_must_name_media_objects(tmp_path: Path) -> None:
                 assert field in reply.json()["message"], (body, reply.json())
             assert (await call(app, "GET", "/edge/fill")).json()["queued"] == 0
             assert (await call(app, "GET", "/nowhere")).status == 404
-        finally:
-            await edge.stop()
 
     asyncio.run(main())

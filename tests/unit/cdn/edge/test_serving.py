@@ -9,7 +9,6 @@ from pathlib import Path
 
 import aiohttp
 
-from matinee.cdn.edge import EdgeApp
 from matinee.delivery.http import IMMUTABLE, MANIFEST_CACHE
 
 from .harness import (
@@ -23,6 +22,7 @@ from .harness import (
     make_platform,
     media_bytes,
     origin,
+    running,
     sent_bytes,
     signed,
     token,
@@ -33,9 +33,7 @@ def test_a_miss_fills_from_the_origin_then_hits_are_sent_from_disk(tmp_path: Pat
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 first = await call(app, "GET", signed(SEG_720), pathsend=True)
                 assert first.status == 200
                 assert first.headers["x-cache"] == "MISS"
@@ -57,8 +55,6 @@ def test_a_miss_fills_from_the_origin_then_hits_are_sent_from_disk(tmp_path: Pat
                 assert second.headers["content-length"] == str(len(media_bytes(SEG_720)))
                 assert edge.stats.hits == 2
                 assert edge.stats.misses == 1
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -73,9 +69,7 @@ def test_content_types_and_cache_headers(tmp_path: Path) -> None:
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 expected = {
                     f"{PREFIX}master.m3u8": ("application/vnd.apple.mpegurl", MANIFEST_CACHE),
                     f"{PREFIX}manifest.mpd": ("application/dash+xml", MANIFEST_CACHE),
@@ -94,8 +88,6 @@ def test_content_types_and_cache_headers(tmp_path: Path) -> None:
                         assert reply.headers["access-control-allow-origin"] == "*"
                         assert "Content-Range" in reply.headers["access-control-expose-headers"]
                         assert reply.headers["accept-ranges"] == "bytes"
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -104,9 +96,7 @@ def test_ranges_conditionals_head_and_preflight(tmp_path: Path) -> None:
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 body = media_bytes(BIG)
                 url = signed(BIG)
                 whole = await call(app, "GET", url, pathsend=True)
@@ -156,8 +146,6 @@ def test_ranges_conditionals_head_and_preflight(tmp_path: Path) -> None:
                 assert pre.headers["access-control-allow-headers"] == "range"
                 assert "GET" in pre.headers["access-control-allow-methods"]
                 assert up.counted.gets(BIG) == 1
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -168,9 +156,7 @@ def test_manifests_are_cut_to_the_tokens_height_and_taller_segments_refused(
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 capped = token(height=720)
                 hls = await call(app, "GET", signed(f"{PREFIX}master.m3u8", capped))
                 assert hls.status == 200
@@ -190,8 +176,6 @@ def test_manifests_are_cut_to_the_tokens_height_and_taller_segments_refused(
                 premium = await call(app, "GET", signed(SEG_1080, token(height=2160)))
                 assert premium.status == 200
                 assert up.counted.gets(f"{PREFIX}master.m3u8") == 1
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -200,9 +184,7 @@ def test_missing_objects_and_a_dead_origin(tmp_path: Path) -> None:
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 missing = await call(app, "GET", signed(f"{PREFIX}video/720p-3000k/00099.m4s"))
                 assert (missing.status, missing.json()["error"]) == (404, "object_not_found")
                 held = await call(app, "GET", signed(SEG_720))
@@ -214,8 +196,6 @@ def test_missing_objects_and_a_dead_origin(tmp_path: Path) -> None:
                 gone = await call(app, "GET", signed(SEG_1080))
                 assert (gone.status, gone.json()["error"]) == (502, "upstream_unavailable")
                 assert list((tmp_path / "edge" / "tmp").iterdir()) == []
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -224,16 +204,12 @@ def test_an_empty_object_is_served_and_not_kept(tmp_path: Path) -> None:
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url])
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 for _ in range(2):
                     empty = await call(app, "GET", signed(f"{PREFIX}text/eng-0/00002.vtt"))
                     assert (empty.status, empty.body) == (200, b"")
                     assert empty.headers["content-length"] == "0"
                 assert len(edge.store) == 0
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
 
@@ -242,9 +218,7 @@ def test_the_optional_memory_tier_serves_objects_asked_for_twice(tmp_path: Path)
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url], memory_bytes=200_000)
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 replies = [await call(app, "GET", signed(SEG_720), pathsend=True) for _ in range(3)]
                 # The first request marks it; from the second on, its bytes come from RAM.
                 assert [r.pathsend is not None for r in replies] == [True, False, False]
@@ -262,7 +236,5 @@ def test_the_optional_memory_tier_serves_objects_asked_for_twice(tmp_path: Path)
                     "used_bytes": len(media_bytes(SEG_720)),
                     "objects": 1,
                 }
-            finally:
-                await edge.stop()
 
     asyncio.run(main())

@@ -23,6 +23,7 @@ from .harness import (
     make_platform,
     media_bytes,
     origin,
+    running,
     signed,
 )
 
@@ -156,9 +157,7 @@ def test_an_edge_evicts_under_its_capacity_as_it_fills(tmp_path: Path) -> None:
     async def main() -> None:
         async with origin(make_platform(tmp_path)) as up:
             edge = make_edge(tmp_path / "edge", origins=[up.url], capacity=150_000)
-            app = EdgeApp(edge)
-            await edge.start()
-            try:
+            async with running(edge) as app:
                 for key in (SEG_720, SEG_1080, f"{PREFIX}poster.jpg", SEG_720):
                     assert (await call(app, "GET", signed(key))).status == 200
                     assert edge.store.used_bytes <= 150_000
@@ -169,7 +168,5 @@ def test_an_edge_evicts_under_its_capacity_as_it_fills(tmp_path: Path) -> None:
                 assert BIG not in edge.store
                 assert edge.store.used_bytes <= 150_000
                 assert disk_bytes(edge.store.objects) >= edge.store.used_bytes
-            finally:
-                await edge.stop()
 
     asyncio.run(main())
