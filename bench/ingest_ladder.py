@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -38,11 +39,15 @@ class MemorySampler:
 
     own_peak: int = 0
     tools_peak: int = 0
+    # (monotonic time, share of all cores busy since the previous sample), machine-wide.
+    busy: list[tuple[float, float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _sample(self) -> None:
         me = psutil.Process()
+        psutil.cpu_percent()
         while not self._stop.wait(0.1):
+            self.busy.append((time.monotonic(), psutil.cpu_percent() / 100))
             own = tools_rss = 0
             for p in [me, *me.children(recursive=True)]:
                 try:
@@ -56,6 +61,11 @@ class MemorySampler:
                     own += rss
             self.own_peak = max(self.own_peak, own)
             self.tools_peak = max(self.tools_peak, tools_rss)
+
+    def busy_between(self, start: float, end: float) -> float:
+        """Mean share of the machine's cores busy between two monotonic instants."""
+        picked = [b for t, b in self.busy if start < t <= end]
+        return sum(picked) / len(picked) if picked else 0.0
 
     def run(self, work: Callable[[], None]) -> float:
         thread = threading.Thread(target=self._sample, daemon=True)
@@ -114,6 +124,29 @@ def reference(source: Path, ladder: Ladder, out_dir: Path) -> list[Path]:
     return outs
 
 
+def stage_breakdown(
+    platform: Platform, job_id: str, mem: MemorySampler, wall_minus_mono: float
+) -> list[dict[str, Any]]:
+    """Each stage's wall time (first task start to last task end), how busy the machine's cores
+    were meanwhile, and each task's own time."""
+    by_stage: dict[str, list[Any]] = {}
+    for task in platform.jobs.tasks(job_id):
+        if task.started_at and task.finished_at:
+            by_stage.setdefault(task.stage, []).append(task)
+    out = []
+    for stage, tasks in by_stage.items():
+        start = min(t.started_at for t in tasks).timestamp() - wall_minus_mono
+        end = max(t.finished_at for t in tasks).timestamp() - wall_minus_mono
+        out.append({
+            "stage": stage, "seconds": round(end - start, 1),
+            "busy": round(mem.busy_between(start, end), 3),
+            "tasks": {
+                t.name: round((t.finished_at - t.started_at).total_seconds(), 1) for t in tasks
+            },
+        })  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -137,8 +170,13 @@ def main() -> None:
     platform = Platform(settings)
     mat_mem = MemorySampler()
 
+    job_ids: list[str] = []
+    # Wall clock against monotonic, to place the job's task timestamps on the CPU samples.
+    wall_minus_mono = time.time() - time.monotonic()
+
     def ingest() -> None:
         job = platform.submit(source, "bench")
+        job_ids.append(job.id)
         with platform.runner() as runner:
             state = runner.run(job.id)
         if state.value != "succeeded":
@@ -146,6 +184,9 @@ def main() -> None:
 
     mat_time = mat_mem.run(ingest)
     print(f"matinee:   {mat_time:.1f} s")
+    stages = stage_breakdown(platform, job_ids[0], mat_mem, wall_minus_mono)
+    for st in stages:
+        print(f"  {st['stage']:<9} {st['seconds']:6.1f} s, cores busy {st['busy']:.0%}")
 
     video = probe(source).video
     asset = platform.assets.all()[0]
@@ -167,6 +208,8 @@ def main() -> None:
         "matinee_own_peak_mb": round(mat_mem.own_peak / 2**20),
         "matinee_tools_peak_mb": round(mat_mem.tools_peak / 2**20),
         "reference_ffmpeg_peak_mb": round(ref_mem.tools_peak / 2**20),
+        "reference_cores_busy": round(ref_mem.busy_between(0, time.monotonic()), 3),
+        "matinee_stages": stages,
         "rungs": rows,
     }
     (OUT / "ingest_ladder.json").write_text(json.dumps(result, indent=2))

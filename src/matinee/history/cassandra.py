@@ -44,7 +44,7 @@ from cassandra.cluster import (  # type: ignore[import-untyped]
     ResponseFuture,
     Session,
 )
-from cassandra.concurrent import execute_concurrent  # type: ignore[import-untyped]
+from cassandra.concurrent import execute_concurrent_async  # type: ignore[import-untyped]
 from cassandra.policies import (  # type: ignore[import-untyped]
     DCAwareRoundRobinPolicy,
     TokenAwarePolicy,
@@ -187,12 +187,17 @@ class CassandraHistoryStore(HistoryStore):
                 batch.add(q.insert, event_params(event))
             statements.append((batch, None))
         try:
-            await asyncio.to_thread(
-                execute_concurrent, session, statements, self.options.concurrency, True
-            )
+            await self._execute_all(session, statements)
         except Exception as exc:
             raise as_unavailable(exc, "write viewing history to Cassandra") from exc
         await self._count_plays(events)
+
+    async def _execute_all(self, session: Session, statements: list[tuple[Any, Any]]) -> None:
+        """Every statement, ``concurrency`` in flight, the first error raised. The driver keeps
+        the window full from its own I/O thread; the event loop is woken once, at the end."""
+        await asyncio.wrap_future(
+            execute_concurrent_async(session, statements, self.options.concurrency, True)
+        )
 
     async def _count_plays(self, events: Sequence[ViewingEvent]) -> None:
         """Counter updates for the starts, after their rows are written: a counter cannot share
@@ -205,9 +210,7 @@ class CassandraHistoryStore(HistoryStore):
         session, q = self._s()
         updates = [(q.count_plays, (n, *key)) for key, n in counts.items()]
         try:
-            await asyncio.to_thread(
-                execute_concurrent, session, updates, self.options.concurrency, True
-            )
+            await self._execute_all(session, updates)
         except Exception as exc:
             raise as_unavailable(exc, "count plays in Cassandra") from exc
 

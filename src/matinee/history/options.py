@@ -15,7 +15,7 @@ Options (query string, all optional)::
     replication=SimpleStrategy:1    or NetworkTopologyStrategy:dc1=3,dc2=3 (keyspace creation)
     timeout_s=10           Cassandra request timeout
     protocol_version=5     Cassandra native protocol (Cassandra 4+ speaks 5; ScyllaDB 4)
-    concurrency=32         Cassandra statements in flight per write (x4 concurrent writes)
+    concurrency=128        Cassandra statements in flight per write (x2 concurrent writes)
     delete_margin_s=60     Cassandra: live rows written this recently survive the roll-up's
                            delete (requests in flight, clock skew); see cassandra.py
     synchronous=FULL       SQLite: FULL fsyncs every commit (NORMAL may lose the last ones
@@ -51,7 +51,7 @@ class HistoryOptions:
     replication: str = "SimpleStrategy:1"
     timeout_s: float = 10.0
     protocol_version: int = 5
-    concurrency: int = 32
+    concurrency: int = 128
     delete_margin_s: float = 60.0
     synchronous: str = "FULL"
     readers: int = 2

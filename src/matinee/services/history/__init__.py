@@ -24,7 +24,7 @@ from matinee.services.history.rollup import RollupLoop
 from matinee.services.history.service import HistoryService
 from matinee.services.history.writer import GroupCommitWriter
 
-CASSANDRA_FLUSHERS = 4  # concurrent group commits on Cassandra (SQLite has one writer)
+CASSANDRA_FLUSHERS = 2  # concurrent group commits on Cassandra (SQLite has one writer)
 
 
 def build(ctx: ServiceContext) -> list[APIRouter]:
