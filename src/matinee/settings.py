@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         default=1, ge=0, description="Threads per x264 encoder; 0 lets x264 choose"
     )
     vmaf_subsample: int = Field(default=4, ge=1, description="Score every Nth frame for VMAF")
+    upload_ttl_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="An unfinished upload is deleted this long after its last byte arrived",
+    )
     # S3 settings (used only when storage_url is s3://...)
     s3_endpoint: str | None = None
     s3_region: str = "us-east-1"

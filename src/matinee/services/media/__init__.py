@@ -14,6 +14,8 @@ from matinee.services.media.errors import STATUS
 from matinee.services.media.intake import Intake
 from matinee.services.media.upload_store import UploadStore
 
+SWEEP_INTERVAL_S = 600.0  # how often expired uploads are looked for (at most)
+
 
 def build(
     ctx: ServiceContext, *, run_jobs: bool = True, max_upload: int = uploads.DEFAULT_MAX_SIZE
@@ -23,9 +25,12 @@ def build(
     platform = ctx.platform
     access = signed.signed_access(platform, ctx.config.url_signing_key, ctx.clock)
     callers = Callers(ctx)
-    store = UploadStore(platform.objects, ctx.clock)
+    ttl = ctx.settings.upload_ttl_s
+    store = UploadStore(platform.objects, ctx.clock, ttl_s=ttl)
     intake = Intake(platform, store, run_jobs=run_jobs)
     ctx.add_lifespan(intake.lifespan)
+    sweeper = uploads.UploadSweeper(store, intake, interval=min(ttl / 4, SWEEP_INTERVAL_S))
+    ctx.add_lifespan(sweeper.lifespan)
     return [
         api.router(platform, instance=ctx.instance_id),
         signed.router(platform, access),

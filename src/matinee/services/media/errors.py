@@ -5,6 +5,7 @@ body; tus routes render it themselves, to add ``Tus-Resumable``).
 
     UploadError
     ├── UploadNotFound          404  no upload with this id (never made, or terminated)
+    ├── UploadExpired           410  an unfinished upload left alone past its expiry
     ├── UploadRequestInvalid    400  a tus header is missing or malformed (names the header)
     ├── TusVersionUnsupported   412  the client speaks another version of tus
     ├── UploadOffsetMismatch    409  Upload-Offset is not where the upload stands
@@ -30,6 +31,10 @@ class UploadError(MatineeError):
 
 class UploadNotFound(UploadError):
     """No upload has this id."""
+
+
+class UploadExpired(UploadError):
+    """An unfinished upload that received nothing for longer than the upload TTL."""
 
 
 class UploadRequestInvalid(UploadError):
@@ -76,6 +81,7 @@ class JobsCursorInvalid(MatineeError):
 
 STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UploadNotFound, 404),
+    (UploadExpired, 410),
     (UploadRequestInvalid, 400),
     (TusVersionUnsupported, 412),
     (UploadOffsetMismatch, 409),

@@ -21,7 +21,7 @@ from matinee.services.media.errors import (
 )
 
 TUS_VERSION = "1.0.0"
-EXTENSIONS = "creation,termination"
+EXTENSIONS = "creation,termination,expiration"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 MAX_METADATA_HEADER = 8 * 1024  # characters of Upload-Metadata
 MAX_TITLE = 300  # the jobs and assets tables' title columns

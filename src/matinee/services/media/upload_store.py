@@ -7,7 +7,12 @@ One upload is a folder ``uploads/<id>/``:
 * ``parts/<start offset, 20 digits>``: the bytes, in pieces of at most ``piece_bytes`` (a
   PATCH body is cut into pieces as it arrives; a piece is written whole, so a dropped
   connection keeps every byte that came before it);
+* ``active``: when the last piece was written;
 * ``assembling``: written while the parts are being joined into the master.
+
+An unfinished upload expires ``ttl_s`` after its last byte arrived (tus expiration:
+``Upload-Expires``); :meth:`UploadStore.sweep` deletes the expired ones. An upload whose job is
+recorded is finished and never expires (its parts are gone; ``info.json`` maps it to its job).
 
 The offset is where the parts, in order, stop touching: pieces written twice by racing
 requests overlap harmlessly (both carry the same bytes of the same file). The master is
@@ -16,11 +21,12 @@ assembled by streaming the parts, in order, into one object; nothing holds it in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +37,10 @@ from matinee.storage import ObjectInfo, ObjectNotFound, ObjectStore
 
 UPLOADS = "uploads"
 PIECE_BYTES = 4 * 1024 * 1024
+DEFAULT_TTL_S = 24 * 3600.0
 _OFFSET_DIGITS = 20
+_ACTIVE = "active"  # the time of the last piece written
+_ASSEMBLING = "assembling"
 _CHUNKS_AHEAD = 4  # chunks (of about 1 MiB) read ahead of the writer while assembling
 
 
@@ -85,6 +94,17 @@ class Part:
         return self.start + self.size
 
 
+def _time_body(clock: Clock) -> bytes:
+    return json.dumps({"since": clock.time()}).encode()
+
+
+def _read_time(data: bytes) -> float:
+    try:
+        return float(json.loads(data)["since"])
+    except (ValueError, KeyError, TypeError):
+        return 0.0  # unreadable: as good as stale
+
+
 def valid_id(upload_id: str) -> bool:
     """Upload ids are UUIDs in their canonical form (they become the job's and asset's id)."""
     try:
@@ -106,10 +126,17 @@ def contiguous_end(parts: list[Part]) -> int:
 class UploadStore:
     """Uploads in the object store (all calls block: run them off the event loop)."""
 
-    def __init__(self, objects: ObjectStore, clock: Clock, piece_bytes: int = PIECE_BYTES) -> None:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        clock: Clock,
+        piece_bytes: int = PIECE_BYTES,
+        ttl_s: float = DEFAULT_TTL_S,
+    ) -> None:
         self.objects = objects
         self.clock = clock
         self.piece_bytes = piece_bytes
+        self.ttl_s = ttl_s
 
     @staticmethod
     def folder(upload_id: str) -> str:
@@ -149,9 +176,41 @@ class UploadStore:
         """How many bytes from the start of the file the server holds."""
         return contiguous_end(self.parts(upload_id))
 
+    def last_activity(self, info: UploadInfo) -> float:
+        """When the upload last moved: its creation, its last piece or its assembly marker (the
+        store's clock, not file times, so an injected clock governs expiry)."""
+        times = [info.created_at]
+        for marker in (_ACTIVE, _ASSEMBLING):
+            with contextlib.suppress(ObjectNotFound):
+                body = self.objects.read_bytes(f"{self.folder(info.id)}/{marker}")
+                times.append(_read_time(body))
+        return max(times)
+
+    def expires_at(self, info: UploadInfo) -> float:
+        """When the unfinished upload expires: ``ttl_s`` after it last moved."""
+        return self.last_activity(info) + self.ttl_s
+
+    def sweep(self, finished: Callable[[str], bool]) -> list[str]:
+        """Delete every unfinished upload past its expiry; the ids deleted. ``finished(id)``
+        says whether an upload's job is recorded (those are kept)."""
+        ids = {obj.key[len(UPLOADS) + 1 :].split("/", 1)[0] for obj in self.objects.list(UPLOADS)}
+        now = self.clock.time()
+        deleted = []
+        for upload_id in sorted(i for i in ids if valid_id(i)):
+            try:
+                info = self.info(upload_id)
+            except UploadNotFound:
+                continue  # nothing says how old it is: never guess
+            if now < self.expires_at(info) or finished(upload_id):
+                continue
+            self.delete(upload_id)
+            deleted.append(upload_id)
+        return deleted
+
     def put_part(self, upload_id: str, start: int, data: bytes) -> None:
         key = f"{self.folder(upload_id)}/parts/{start:0{_OFFSET_DIGITS}d}"
         self.objects.put_bytes(key, data)
+        self.objects.put_bytes(f"{self.folder(upload_id)}/{_ACTIVE}", _time_body(self.clock))
 
     def master_chunks(self, info: UploadInfo) -> Iterator[bytes]:
         """The whole file, streamed from the parts in order (UploadIncomplete on a gap)."""
@@ -224,18 +283,14 @@ class UploadStore:
     # --- the assembly marker (so another instance does not assemble the same upload) -----
 
     def mark_assembling(self, upload_id: str) -> None:
-        body = json.dumps({"since": self.clock.time()}).encode()
-        self.objects.put_bytes(f"{self.folder(upload_id)}/assembling", body)
+        self.objects.put_bytes(f"{self.folder(upload_id)}/{_ASSEMBLING}", _time_body(self.clock))
 
     def assembling_since(self, upload_id: str) -> float | None:
         try:
-            data = self.objects.read_bytes(f"{self.folder(upload_id)}/assembling")
+            data = self.objects.read_bytes(f"{self.folder(upload_id)}/{_ASSEMBLING}")
         except ObjectNotFound:
             return None
-        try:
-            return float(json.loads(data)["since"])
-        except (ValueError, KeyError, TypeError):
-            return 0.0  # unreadable: as good as stale
+        return _read_time(data)
 
     def clear_assembling(self, upload_id: str) -> None:
-        self.objects.delete(f"{self.folder(upload_id)}/assembling")
+        self.objects.delete(f"{self.folder(upload_id)}/{_ASSEMBLING}")

@@ -1,4 +1,4 @@
-"""Resumable uploads of masters over tus 1.0.0 (core, creation, termination), for
+"""Resumable uploads of masters over tus 1.0.0 (core, creation, termination, expiration), for
 administrators: what the admin console's tus-js-client speaks.
 
 * ``OPTIONS /api/media/uploads``: the protocol's version, extensions and Tus-Max-Size;
@@ -10,6 +10,10 @@ administrators: what the admin console's tus-js-client speaks.
 * ``DELETE /api/media/uploads/<id>`` → 204, every stored part deleted;
 * ``GET /api/media/uploads/<id>`` (JSON, not tus): the state and, once submitted, the job.
 
+An unfinished upload expires ``upload_ttl_s`` (24 h) after its last byte: creation and PATCH
+answers carry ``Upload-Expires``; after it, the upload answers 410 and the sweeper
+(:class:`UploadSweeper`, every instance) deletes its parts.
+
 Bytes go to the object store as they arrive (``upload_store``); on the last one the master
 is assembled and its ingest job submitted in the background (``intake``). Errors are the
 service's JSON error bodies, with ``Tus-Resumable`` like every tus answer.
@@ -19,6 +23,7 @@ service's JSON error bodies, with ``Tus-Resumable`` like every tus answer.
 # route functions' annotations name, which are local to the router factory.
 
 import asyncio
+import email.utils
 import functools
 import logging
 import re
@@ -32,11 +37,13 @@ from starlette.requests import ClientDisconnect
 
 from matinee.gateway.auth import Identity
 from matinee.runtime import tracing
+from matinee.runtime.background import every
 from matinee.runtime.identity import Callers
 from matinee.services.media import tus
 from matinee.services.media.errors import (
     UploadBusy,
     UploadError,
+    UploadExpired,
     UploadOffsetMismatch,
     UploadRequestInvalid,
     UploadTooLarge,
@@ -97,12 +104,28 @@ class Uploads:
     async def status(self, upload_id: str) -> tuple[UploadInfo, int]:
         info = await asyncio.to_thread(self.store.info, upload_id)
         offset = await self.offset(info)
-        if offset == info.length and upload_id not in self._busy:
+        if offset < info.length:
+            await self._check_expiry(info)
+        elif upload_id not in self._busy:
             await asyncio.to_thread(self.intake.recover, upload_id)
         return info, offset
 
-    async def append(self, upload_id: str, offset: int, request: Request) -> int:
-        """Store the PATCH body at ``offset``; the new offset."""
+    async def _check_expiry(self, info: UploadInfo) -> None:
+        """UploadExpired for an unfinished upload left alone past its expiry."""
+        expires = await asyncio.to_thread(self.store.expires_at, info)
+        if self.store.clock.time() >= expires:
+            hours = self.store.ttl_s / 3600
+            raise UploadExpired(
+                f"Upload {info.id} expired at {http_date(expires)}: an unfinished upload is kept "
+                f"for {hours:g} hours after its last byte. Start the upload again."
+            )
+
+    def expires(self) -> str:
+        """``Upload-Expires`` for an upload that has just received bytes."""
+        return http_date(self.store.clock.time() + self.store.ttl_s)
+
+    async def append(self, upload_id: str, offset: int, request: Request) -> tuple[int, int]:
+        """Store the PATCH body at ``offset``; the new offset and the upload's length."""
         if upload_id in self._busy:
             raise UploadBusy(
                 "Another request is writing to this upload right now; try again in a moment."
@@ -111,6 +134,8 @@ class Uploads:
         try:
             info = await asyncio.to_thread(self.store.info, upload_id)
             held = await self.offset(info)
+            if held < info.length:
+                await self._check_expiry(info)
             if offset != held:
                 raise UploadOffsetMismatch(
                     f"Upload-Offset is {offset}, but the server holds {held} bytes of this "
@@ -127,7 +152,7 @@ class Uploads:
             self._busy.discard(upload_id)
         if end == info.length and end > offset:
             self.intake.finish(upload_id)
-        return end
+        return end, info.length
 
     async def _receive(self, info: UploadInfo, offset: int, request: Request) -> int:
         """Write the body in pieces as it comes; on a dropped connection keep what came."""
@@ -154,6 +179,30 @@ class Uploads:
                 await asyncio.to_thread(self.store.put_part, info.id, start, bytes(buffer))
                 start += len(buffer)
         return start
+
+
+def http_date(epoch: float) -> str:
+    return email.utils.formatdate(epoch, usegmt=True)
+
+
+class UploadSweeper:
+    """Deletes expired unfinished uploads (each instance sweeps; deleting twice is harmless).
+    ``lifespan`` runs a pass every ``interval`` seconds of ``clock`` (``runtime.background``)."""
+
+    def __init__(self, store: UploadStore, intake: Intake, interval: float) -> None:
+        self.store = store
+        self.intake = intake
+        self.lifespan = every(store.clock, interval, self._step, name="upload-sweeper")
+
+    def sweep(self) -> list[str]:
+        """One pass (blocking): the ids deleted."""
+        deleted = self.store.sweep(lambda upload_id: self.intake.job(upload_id) is not None)
+        for upload_id in deleted:
+            log.info("upload %s expired unfinished; its parts are deleted", upload_id)
+        return deleted
+
+    async def _step(self) -> list[str]:
+        return await asyncio.to_thread(self.sweep)
 
 
 def status_out(info: UploadInfo, offset: int, job_id: str | None) -> UploadStatus:
@@ -216,9 +265,10 @@ def router(uploads: Uploads, callers: Callers) -> APIRouter:
         if length == 0:
             uploads.intake.finish(info.id)  # nothing to wait for (the job will say it is empty)
         location = f"{PREFIX}/{info.id}"
-        return Response(
-            status_code=201, headers=tus.tus_headers(Location=location, Upload_Offset="0")
-        )
+        answer = tus.tus_headers(Location=location, Upload_Offset="0")
+        if length:
+            answer["Upload-Expires"] = uploads.expires()
+        return Response(status_code=201, headers=answer)
 
     @api.head(PREFIX + "/{upload_id}", summary="How much of an upload the server holds")
     @tus_errors
@@ -246,8 +296,11 @@ def router(uploads: Uploads, callers: Callers) -> APIRouter:
         tus.check_version(request.headers)
         tus.check_content_type(request.headers)
         offset = tus.parse_count(request.headers, "Upload-Offset")
-        end = await uploads.append(upload_id, offset, request)
-        return Response(status_code=204, headers=tus.tus_headers(Upload_Offset=str(end)))
+        end, length = await uploads.append(upload_id, offset, request)
+        headers = tus.tus_headers(Upload_Offset=str(end))
+        if end < length:
+            headers["Upload-Expires"] = uploads.expires()
+        return Response(status_code=204, headers=headers)
 
     @api.delete(PREFIX + "/{upload_id}", status_code=204, summary="Abandon an upload")
     @tus_errors

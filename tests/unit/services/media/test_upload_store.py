@@ -3,6 +3,8 @@ master streamed from them, and removal."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,16 @@ import pytest
 from matinee.clock import FakeClock
 from matinee.services.media.errors import UploadIncomplete, UploadNotFound
 from matinee.services.media.tus import UploadMetadata
-from matinee.services.media.upload_store import Part, UploadStore, contiguous_end, valid_id
+from matinee.services.media.upload_store import (
+    DEFAULT_TTL_S,
+    Part,
+    UploadStore,
+    contiguous_end,
+    valid_id,
+)
+from matinee.services.media.uploads import UploadSweeper
 from matinee.storage import open_store
+from matinee.storage.errors import StorageUnavailable
 
 FORM = UploadMetadata(filename="clip.mp4", title="Clip", title_id="t-1")
 
@@ -63,7 +73,7 @@ def test_termination_removes_everything(store: UploadStore) -> None:
     store.put_part(info.id, 4, b"4567")
     store.mark_assembling(info.id)
     assert store.assembling_since(info.id) == 1000.0
-    assert store.delete(info.id) == 4
+    assert store.delete(info.id) == 5  # info, two parts, the activity time, the marker
     with pytest.raises(UploadNotFound):
         store.info(info.id)
     assert store.parts(info.id) == []
@@ -98,3 +108,85 @@ def test_the_master_is_assembled_whole_or_not_at_all(store: UploadStore) -> None
 
     empty = store.create(0, FORM, "admin-1")
     assert store.assemble(empty, "masters/z/source.mp4").size == 0
+
+
+def test_an_unfinished_upload_expires_a_ttl_after_it_last_moved(store: UploadStore) -> None:
+    info = store.create(8, FORM, "admin-1")
+    assert store.expires_at(info) == 1000.0 + DEFAULT_TTL_S
+    store.clock.advance(1800)  # type: ignore[attr-defined]
+    store.put_part(info.id, 0, b"0123")
+    assert store.expires_at(info) == 2800.0 + DEFAULT_TTL_S
+    store.clock.advance(60)  # type: ignore[attr-defined]
+    store.mark_assembling(info.id)
+    assert store.expires_at(info) == 2860.0 + DEFAULT_TTL_S
+
+
+def test_the_sweep_deletes_expired_unfinished_uploads_only(store: UploadStore) -> None:
+    clock: FakeClock = store.clock  # type: ignore[assignment]
+    stale = store.create(8, FORM, "admin-1")
+    store.put_part(stale.id, 0, b"0123")
+    finished = store.create(8, FORM, "admin-1")  # its job is recorded: kept for good
+    assembling = store.create(8, FORM, "admin-1")
+    store.put_part(assembling.id, 0, b"01234567")
+    store.objects.put_bytes("uploads/not-an-upload/x", b"?")  # never touched
+
+    def done(upload_id: str) -> bool:
+        return upload_id == finished.id
+
+    assert store.sweep(done) == []  # nothing old yet
+    clock.advance(DEFAULT_TTL_S - 1)
+    store.put_part(stale.id, 4, b"45")  # a byte arrives just in time: a new day to live
+    clock.advance(2)
+    fresh = store.create(8, FORM, "admin-1")
+    store.mark_assembling(assembling.id)  # its assembler is at work right now
+    assert store.sweep(done) == []
+    clock.advance(DEFAULT_TTL_S)
+    store.clear_assembling(assembling.id)  # ... and gave up
+
+    assert set(store.sweep(done)) == {stale.id, fresh.id, assembling.id}
+    for gone in (stale, fresh, assembling):
+        with pytest.raises(UploadNotFound):
+            store.info(gone.id)
+        assert store.parts(gone.id) == []
+    assert store.info(finished.id) == finished
+    assert store.objects.exists("uploads/not-an-upload/x")
+
+
+class _Intake:
+    """The one thing the sweeper asks of the intake: whether an upload's job is recorded."""
+
+    def __init__(self, finished: set[str]) -> None:
+        self.finished = finished
+
+    def job(self, upload_id: str) -> object | None:
+        return object() if upload_id in self.finished else None
+
+
+def test_the_sweeper_runs_until_stopped_and_outlives_a_failing_store(store: UploadStore) -> None:
+    kept = store.create(8, FORM, "admin-1")
+    gone = store.create(8, FORM, "admin-1")
+    store.clock.advance(DEFAULT_TTL_S + 1)  # type: ignore[attr-defined]
+    sweeper = UploadSweeper(store, _Intake({kept.id}), interval=0.01)  # type: ignore[arg-type]
+    calls: list[str] = []
+    real = store.sweep
+
+    def flaky(finished: Callable[[str], bool]) -> list[str]:
+        calls.append("sweep")
+        if len(calls) == 1:
+            raise StorageUnavailable("the object store is away")
+        return real(finished)
+
+    store.sweep = flaky  # type: ignore[method-assign]
+
+    async def main() -> None:
+        async with sweeper.lifespan():
+            for _ in range(200):
+                if len(calls) >= 2:
+                    break
+                await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert len(calls) >= 2  # the first pass failed; the next one ran anyway
+    assert store.info(kept.id) == kept
+    with pytest.raises(UploadNotFound):
+        store.info(gone.id)

@@ -5,12 +5,18 @@ becomes (recorded here, not run)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
+from matinee.clock import SystemClock
 from matinee.jobs.models import JobState
-from matinee.services.media.upload_store import UPLOADS
+from matinee.services.media.upload_store import DEFAULT_TTL_S, UPLOADS, UploadInfo, UploadStore
 
 from .world import MAX_UPLOAD, OCTETS, PREFIX, TUS, World, run
 
@@ -41,7 +47,7 @@ def test_options_tells_what_the_server_speaks(tmp_path: Path) -> None:
             assert answer.status_code == 204
             assert answer.headers["tus-version"] == "1.0.0"
             assert answer.headers["tus-resumable"] == "1.0.0"
-            assert answer.headers["tus-extension"] == "creation,termination"
+            assert answer.headers["tus-extension"] == "creation,termination,expiration"
             assert answer.headers["tus-max-size"] == str(MAX_UPLOAD)
 
     run(tmp_path, body)
@@ -201,7 +207,7 @@ def test_an_upload_through_the_gateway(tmp_path: Path) -> None:
         answer = await world.front.head(path, headers=TUS)
         assert answer.status_code == 401
         options = await world.front.options(path)
-        assert options.headers["tus-extension"] == "creation,termination"
+        assert options.headers["tus-extension"] == "creation,termination,expiration"
 
     run(tmp_path, body)
 
@@ -250,5 +256,50 @@ def test_a_dropped_connection_keeps_the_bytes_that_came(tmp_path: Path) -> None:
         job = world.platform.jobs.get(str(status["job_id"]))
         master = world.platform.objects.read_bytes(job.params["master_key"])
         assert master == b"a" * 30 + b"b" * 12 + b"c" * 58
+
+    run(tmp_path, body)
+
+
+def test_an_upload_left_alone_expires(tmp_path: Path) -> None:
+    """tus expiration: creation and PATCH answers say when the upload expires; one left alone
+    past that answers 410 in plain words, and the sweep deletes it (a finished one stays)."""
+
+    async def body(world: World) -> None:
+        path = await world.create(len(MASTER))
+        upload_id = path.rsplit("/", 1)[1]
+        answer = await world.patch(path, 0, MASTER[:100])
+        assert answer.status_code == 204
+        expires = parsedate_to_datetime(answer.headers["upload-expires"]).timestamp()
+        assert expires == pytest.approx(time.time() + DEFAULT_TTL_S, abs=60)
+
+        # The upload goes quiet for a day and an hour: its records say it last moved then.
+        objects = world.platform.objects
+        info = UploadInfo.from_json(objects.read_bytes(f"{UPLOADS}/{upload_id}/info.json"))
+        then = time.time() - DEFAULT_TTL_S - 3600
+        old = dataclasses.replace(info, created_at=then)
+        objects.put_bytes(f"{UPLOADS}/{upload_id}/info.json", old.to_json())
+        objects.put_bytes(f"{UPLOADS}/{upload_id}/active", json.dumps({"since": then}).encode())
+
+        head = await world.admin.head(path, headers=TUS)
+        assert (head.status_code, head.headers["tus-resumable"]) == (410, "1.0.0")
+        status = await world.admin.get(path)  # the console's JSON (not tus)
+        assert status.status_code == 410
+        assert status.json()["error"] == "upload_expired"
+        assert "expired at" in status.json()["message"]
+        late = await world.patch(path, 100, MASTER[100:])
+        refused(late, 410, "upload_expired", "Start the upload again")
+
+        done = await world.create(5)
+        assert (await world.patch(done, 0, b"12345")).headers.get("upload-expires") is None
+        await submitted(world, done)
+        store = UploadStore(objects, SystemClock(), ttl_s=1)
+        await asyncio.sleep(1.1)  # the finished one is older than this store's TTL too
+
+        def finished(candidate: str) -> bool:
+            return any(job.id == candidate for job in world.platform.jobs.recent())
+
+        assert store.sweep(finished) == [upload_id]
+        assert not any(objects.list(f"{UPLOADS}/{upload_id}/"))
+        assert (await world.admin.get(done)).json()["state"] == "submitted"
 
     run(tmp_path, body)
