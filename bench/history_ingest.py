@@ -5,13 +5,14 @@ heartbeats through the gateway.
    point and a throughput point) send requests of ``PER_REQUEST`` heartbeats each (one
    profile per request, 5000 profiles) through the service's group-commit writer into the
    store; each request's acknowledgement latency is timed from submit to durable. Against it,
-   the raw driver's best batched insert of the same rows into the same table on the same store:
-   ``sqlite3`` ``executemany`` in one transaction per batch (several batch sizes, the best
-   counts; same WAL file and ``synchronous`` setting, FULL and NORMAL), and ``cassandra-driver``'s
-   ``execute_concurrent`` with single inserts and with one unlogged batch per partition
-   (several concurrency levels, the best counts; same table, ``LOCAL_QUORUM``). Raw and store
-   runs alternate, ``--rounds`` times; medians count. Targets: store >= 0.8x raw, and
-   >= 20k events/s on SQLite.
+   the raw driver's best batched insert of the same rows (prebuilt tuples; binding timed) into
+   the same table on the same store: ``sqlite3`` ``executemany`` in one transaction per batch
+   (several batch sizes; same WAL file and ``synchronous`` setting, FULL and NORMAL), and
+   ``cassandra-driver``'s ``execute_concurrent`` with one unlogged batch per request (several
+   concurrency levels; same table, ``LOCAL_QUORUM``; after an unmeasured warm-up, every run the
+   same size, the order reversed each round). ``--rounds`` rounds; the raw configuration with
+   the best median counts, and each store run is divided by its run of the same round (the
+   median ratio counts). Targets: store >= 0.8x raw, and >= 20k events/s on SQLite.
 2. **Heavy against light reads.** A heavy profile (100k events over 500 titles), a light one
    (30 events, one per title) and a tiny one (20 events over 2 titles), all rolled up and
    then given the same 5 recent live events: continue-watching inputs (the newest 25 titles:

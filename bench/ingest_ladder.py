@@ -33,9 +33,20 @@ OUT = Path(__file__).parent / "out"
 TOOLS = ("ffmpeg", "ffprobe", "packager")
 
 
+def _pss(p: psutil.Process) -> int:
+    """The process's proportional set size: its private pages plus its share of pages shared
+    with others (forked workers share the parent's), so that a sum over processes counts each
+    page once. RSS would count a shared page once per process that maps it."""
+    try:
+        return int(p.memory_full_info().pss)
+    except (psutil.AccessDenied, AttributeError):
+        return int(p.memory_info().rss)
+
+
 @dataclass
 class MemorySampler:
-    """Samples RSS of this process tree: matinee's own processes, and the tools separately."""
+    """Samples memory (PSS) of this process tree: matinee's own processes, and the tools
+    separately."""
 
     own_peak: int = 0
     tools_peak: int = 0
@@ -51,7 +62,7 @@ class MemorySampler:
             own = tools_rss = 0
             for p in [me, *me.children(recursive=True)]:
                 try:
-                    rss = p.memory_info().rss
+                    rss = _pss(p)
                     is_tool = any(p.name().startswith(t) for t in TOOLS)
                 except psutil.Error:
                     continue
