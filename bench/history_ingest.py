@@ -4,7 +4,8 @@ heartbeats through the gateway.
 1. **Store ingest.** Closed-loop clients (``SQLITE_CLIENTS``, ``CASSANDRA_CLIENTS``: a latency
    point and a throughput point) send requests of ``PER_REQUEST`` heartbeats each (one
    profile per request, 5000 profiles) through the service's group-commit writer into the
-   store; each request's acknowledgement latency is timed from submit to durable. Against it,
+   store (on uvloop, as the service runs); each request's acknowledgement latency is timed
+   from submit to durable. Against it,
    the raw driver's best batched insert of the same rows (prebuilt tuples; binding timed) into
    the same table on the same store: ``sqlite3`` ``executemany`` in one transaction per batch
    (several batch sizes; same WAL file and ``synchronous`` setting, FULL and NORMAL), and
@@ -47,10 +48,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from matinee.clock import SystemClock
 from matinee.history import HistoryStore, ViewingEvent, open_history_store, schema_sql
 from matinee.history.sqlite import event_row
-from matinee.services.history import CASSANDRA_FLUSHERS
+from matinee.services.history import FLUSHERS
 from matinee.services.history.writer import GroupCommitWriter
 from matinee.telemetry.metrics import Registry
 from matinee.testing.servers.cassandra import CassandraNode
@@ -170,7 +173,8 @@ def sqlite_ingest(tmp: Path, events: int, rounds: int, sync: str) -> dict[str, A
         )
         for c in SQLITE_CLIENTS:
             url = f"sqlite:///{tmp / f'store-{sync}-{r}-{c}.db'}?synchronous={sync}"
-            run = asyncio.run(through_writer(open_history_store(url), reqs, c, flushers=1))
+            store = open_history_store(url)
+            run = uvloop.run(through_writer(store, reqs, c, FLUSHERS["sqlite"]))
             store_runs[c].append(run)
         stores = ", ".join(f"c{c} {_short(store_runs[c][-1])}" for c in SQLITE_CLIENTS)
         print(f"  sqlite {sync} round {r + 1}: raw {_short(raw_runs[-1])} {stores}", flush=True)
@@ -185,7 +189,7 @@ def cassandra_ingest(node: CassandraNode, events: int, rounds: int) -> dict[str,
     tag = f"{os.getpid()}"
     raw_cassandra(node.url(f"bench_warm_{tag}"), requests(events, PER_REQUEST, seed=98), 64)
     warm = open_history_store(node.url(f"bench_warm_store_{tag}"))
-    asyncio.run(through_writer(warm, requests(events, PER_REQUEST, seed=99), 1024, 2))
+    uvloop.run(through_writer(warm, requests(events, PER_REQUEST, seed=99), 1024, 2))
     runs = [("raw", name, c) for name, c in RAW_CASSANDRA]
     runs += [("store", f"c{c}", c) for c in CASSANDRA_CLIENTS]
     for r in range(rounds):
@@ -196,8 +200,8 @@ def cassandra_ingest(node: CassandraNode, events: int, rounds: int) -> dict[str,
             if kind == "raw":
                 raw[name] = raw_cassandra(url, reqs, c)
             else:
-                run = asyncio.run(
-                    through_writer(open_history_store(url), reqs, c, CASSANDRA_FLUSHERS)
+                run = uvloop.run(
+                    through_writer(open_history_store(url), reqs, c, FLUSHERS["cassandra"])
                 )
                 store_runs[c].append(run)
         raw_runs.append(raw)

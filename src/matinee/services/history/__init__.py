@@ -24,7 +24,11 @@ from matinee.services.history.rollup import RollupLoop
 from matinee.services.history.service import HistoryService
 from matinee.services.history.writer import GroupCommitWriter
 
-CASSANDRA_FLUSHERS = 2  # concurrent group commits on Cassandra (SQLite has one writer)
+# Group commits in progress at once. On Cassandra they run concurrently. SQLite has one writer
+# thread, so a second one waits in its queue: it is gathered and ready while the first commits,
+# and the database does not sit idle while the event loop acknowledges one batch and gathers
+# the next.
+FLUSHERS = {"sqlite": 2, "cassandra": 2}
 
 
 def build(ctx: ServiceContext) -> list[APIRouter]:
@@ -34,7 +38,7 @@ def build(ctx: ServiceContext) -> list[APIRouter]:
         store,
         clock=ctx.clock,
         metrics=ctx.metrics,
-        flushers=1 if store.backend == "sqlite" else CASSANDRA_FLUSHERS,
+        flushers=FLUSHERS[store.backend],
     )
     episodes = CatalogEpisodes(ctx.clients.get(CATALOG), ctx.clock, ctx.metrics)
     service = HistoryService(store, writer, episodes, ctx.clock, ctx.metrics)

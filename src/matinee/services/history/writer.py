@@ -9,9 +9,11 @@ batch is harmless because events are idempotent.
 
 No timer is involved: while one write is in progress the next one gathers by itself, so batches
 grow with the load and a lone request is written at once. ``flushers`` writes may be in progress
-at the same time (1 for SQLite, which has one writer anyway; more for Cassandra, where
-concurrent writes go to different replicas). Beyond ``max_pending`` queued events a request is
-refused at once (503 with Retry-After) rather than queued behind a backlog it would time out in.
+at the same time (on Cassandra they run concurrently, to different replicas; on SQLite the
+second waits, gathered, in the one writer thread's queue, so the database never waits for the
+event loop to acknowledge one batch and gather the next). Beyond ``max_pending`` queued events
+a request is refused at once (503 with Retry-After) rather than queued behind a backlog it
+would time out in.
 """
 
 from __future__ import annotations
