@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Final
-
-import uvicorn
 
 from matinee.assets.models import Asset
 from matinee.clock import SystemClock
@@ -42,6 +39,7 @@ from matinee.seed import (
 )
 from matinee.services.catalog.service import CatalogService
 from matinee.settings import Settings
+from matinee.testing.discovery import ThreadedServer
 from matinee.testing.servers import pick_port
 
 # The seeded titles take their video from these assets (matinee.seed names them by title);
@@ -207,25 +205,16 @@ def serve(platform: Platform) -> Iterator[str]:
             platform=platform,
             sidecars=sidecar_instances(settings),
         )
-        server = uvicorn.Server(
-            uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
+        server = ThreadedServer(
+            app,
+            settings.port,
+            host=settings.host,
+            start_seconds=START_TIMEOUT_S,
+            loop="auto",
+            http="auto",
         )
-        thread = threading.Thread(target=server.run, name="e2e-monolith", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                raise RuntimeError(
-                    f"the monolith did not start on port {settings.port} within "
-                    f"{START_TIMEOUT_S:g} s (see the log above)"
-                )
-            time.sleep(0.05)
-        try:
+        with server:
             yield base_url(settings)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
 
 
 @contextmanager

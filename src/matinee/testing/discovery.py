@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import httpx
 import uvicorn
@@ -61,38 +62,50 @@ def by_host(apps: dict[str, ASGIApp]) -> ASGIApp:
 
 
 class ThreadedServer:
-    """An ASGI app served by uvicorn on 127.0.0.1:``port`` in a background thread."""
+    """An ASGI app served by uvicorn on ``host:port`` in a background thread. ``options``
+    override the uvicorn settings below (the defaults are the plain-Python ones)."""
 
-    def __init__(self, app: ASGIApp, port: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        port: int,
+        *,
+        host: str = "127.0.0.1",
+        start_seconds: float = START_SECONDS,
+        **options: Any,
+    ) -> None:
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            loop="asyncio",
-            http="h11",
-            ws="none",
-            lifespan="on",
-        )
-        self._server = uvicorn.Server(config)
+        self.url = f"http://{host}:{port}"
+        self.start_seconds = start_seconds
+        settings: dict[str, Any] = {
+            "log_level": "warning",
+            "loop": "asyncio",
+            "http": "h11",
+            "ws": "none",
+            "lifespan": "on",
+            **options,
+        }
+        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **settings))
         self._thread = threading.Thread(
             target=self._server.run, name=f"uvicorn-{port}", daemon=True
         )
 
     def start(self) -> ThreadedServer:
         self._thread.start()
-        deadline = time.monotonic() + START_SECONDS
+        deadline = time.monotonic() + self.start_seconds
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the test server on port {self.port} did not start")
+                self._server.should_exit = True
+                raise RuntimeError(
+                    f"the server on port {self.port} did not start within "
+                    f"{self.start_seconds:g} s (see the log above)"
+                )
             time.sleep(0.01)
         return self
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=START_SECONDS)
+        self._thread.join(timeout=30)
 
     def __enter__(self) -> ThreadedServer:
         return self.start()

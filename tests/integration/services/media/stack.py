@@ -11,13 +11,11 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from matinee.clock import SystemClock
 from matinee.db.aio import Database
@@ -30,6 +28,7 @@ from matinee.runtime.monolith import Monolith
 from matinee.services import gateway, media, registry
 from matinee.services.identity import create_admin, make_spec
 from matinee.services.identity.config import HashingConfig, IdentityConfig
+from matinee.testing.discovery import ThreadedServer
 
 ROOT = Path(__file__).resolve().parents[4]
 WEB_APP = ROOT / "web" / "app"
@@ -72,22 +71,8 @@ def monolith(platform: Platform) -> Monolith:
 @contextlib.contextmanager
 def served(platform: Platform) -> Iterator[str]:
     """The monolith over ``platform`` at ``http://127.0.0.1:<free port>`` until the block ends."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(monolith(platform), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the monolith did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with ThreadedServer(monolith(platform), free_port(), start_seconds=30) as server:
+        yield server.url
 
 
 def session(base: str) -> str:
