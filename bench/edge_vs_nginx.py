@@ -2,11 +2,14 @@
 
 One run, real processes on loopback: an edge (``python -m matinee.cdn.edge``: granian's
 embedded server, one worker, hits sent with ASGI ``pathsend``), the same edge with its optional
-RAM tier (``--memory-bytes``: hot objects sent as a body), and nginx (one worker,
-``sendfile on``, ``open_file_cache``), all three serving the very same files: both edges and
-nginx read the edge's ``objects/`` folder. The edges are warm (the files are on their disk and
+RAM tier (``--memory-bytes``: hot objects sent as a body), the same edge with nginx in front
+(``--front nginx``: nginx's njs script checks the token and sends hits with ``sendfile``; the
+Python edge behind it counts them from nginx's hit log), and plain nginx (one worker,
+``sendfile on``, ``open_file_cache``), all four serving the very same files: every edge and
+nginx read one edge's ``objects/`` folder. The edges are warm (the files are on their disk and
 their index is rebuilt from them at start), so every request is a hit. Edge requests carry a
-signed token (one per title, as a player's), checked on every request; nginx's are plain paths.
+signed token as a player's does (one per title, with the plan's height cap, so the rendition
+folder is checked too), checked on every request; nginx's are plain paths.
 
 For each segment size (1 MB and 100 KB; 64 distinct files each, so the servers read from the
 page cache, not from one hot file), wrk runs ``-t1 -cN`` (closed loop) against each server in
@@ -60,8 +63,17 @@ OUT = Path(__file__).parent / "out"
 LUA = Path(__file__).with_suffix(".lua")
 SIZES = {"1MB": 1024 * 1024, "100KB": 100 * 1024}
 FILES = 64
-SERVERS = ("edge", "edge-ram", "nginx")
-EDGES = {"edge": 0, "edge-ram": 128 * 1024 * 1024}  # the RAM tier's bytes (0: none)
+SERVERS = ("edge", "edge-ram", "edge-nginx", "nginx")
+EDGES = {  # each edge's own options
+    "edge": ["--memory-bytes", "0"],
+    "edge-ram": ["--memory-bytes", str(128 * 1024 * 1024)],  # the RAM tier
+    "edge-nginx": ["--front", "nginx"],
+}
+HEIGHT_CAP = 1080  # a Standard plan's token
+MASTER = "".join(  # the title's master playlist: one rendition folder per segment size
+    f"#EXT-X-STREAM-INF:BANDWIDTH={bw},RESOLUTION={res}\n{label.lower()}/index.m3u8\n"
+    for label, bw, res in (("1MB", 6_000_000, "1920x1080"), ("100KB", 730_000, "768x432"))
+)
 KEY = "bench-edge-signing-key-0123456789"
 PREFIX = "media/assets/bench/"
 
@@ -111,7 +123,7 @@ class Stack:
 
     def __init__(self, tmp: Path, *, pin: bool) -> None:
         self.tmp = tmp
-        self.cpus = {"edge": "1", "edge-ram": "1", "nginx": "1", "wrk": "0"} if pin else {}
+        self.cpus = dict.fromkeys(SERVERS, "1") | {"wrk": "0"} if pin else {}
         self.ports = {name: free_port() for name in SERVERS}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.root = tmp / "edge"
@@ -145,15 +157,16 @@ class Stack:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(rng.randbytes(size))
                 keys[label].append(key)
+        (self.root / "objects" / PREFIX / "master.m3u8").write_text(f"#EXTM3U\n{MASTER}")
         return keys
 
     def start(self) -> dict[str, list[str]]:
         keys = self.write_segments()
         capacity = sum(SIZES.values()) * FILES * 2
-        for name, memory in EDGES.items():  # both edges read the same folder
+        for name, options in EDGES.items():  # every edge reads the same folder
             argv = [sys.executable, "-m", "matinee.cdn.edge", "--port", str(self.ports[name])]
             argv += ["--root", str(self.root), "--capacity-bytes", str(capacity)]
-            argv += ["--memory-bytes", str(memory), "--instance-id", name]
+            argv += [*options, "--instance-id", name]
             argv += ["--origin", "http://127.0.0.1:9", "--log-level", "WARNING"]
             proc = self._spawn(name, argv)
             wait_ok(f"{self.base(name)}/readyz", name, proc)
@@ -192,7 +205,7 @@ def running_stack(*, pin: bool) -> Iterator[tuple[Stack, dict[str, list[str]]]]:
 def path_lists(stack: Stack, keys: dict[str, list[str]]) -> dict[tuple[str, str], Path]:
     """For each (server, size), a file of request paths: signed for the edge, plain for nginx."""
     signer = UrlSigner(KEY.encode(), SystemClock())
-    token, _ = signer.issue(PREFIX, 24 * 3600)
+    token, _ = signer.issue(PREFIX, 24 * 3600, max_height=HEIGHT_CAP)
     lists = {}
     for label, found in keys.items():
         for server in SERVERS:
@@ -204,7 +217,8 @@ def path_lists(stack: Stack, keys: dict[str, list[str]]) -> dict[tuple[str, str]
 
 
 def check_same_bytes(stack: Stack, lists: dict[tuple[str, str], Path]) -> None:
-    """Both servers answer every file with the same bytes; the edge from its disk."""
+    """Every server answers every file with the same bytes; the edges from their disk (the
+    first request also lets the Python edge behind nginx publish the title's heights)."""
     for label in SIZES:
         nginx_paths = lists[("nginx", label)].read_text().split()
         for edge in EDGES:
@@ -216,7 +230,7 @@ def check_same_bytes(stack: Stack, lists: dict[tuple[str, str], Path]) -> None:
                     raise SystemExit(f"{edge} and nginx answer {n} differently: {es} / {ns}")
     for edge in EDGES:
         report = json.loads(get(stack.base(edge) + "/edge/report")[1])
-        if report["misses"] or report["objects"] != FILES * len(SIZES):
+        if report["misses"] or report["objects"] != FILES * len(SIZES) + 1:  # + the master
             raise SystemExit(f"{edge} is not warm: {report}")
 
 
@@ -329,6 +343,8 @@ def main() -> None:
         "workers": {
             "edge": "granian embedded, 1 worker, hits by pathsend",
             "edge-ram": "the same, with a 128 MB RAM tier (hot objects as a body)",
+            "edge-nginx": "nginx (worker_processes 1, sendfile, njs token check) in front of "
+            "the Python edge (granian, 1 worker), which counts its hits from nginx's log",
             "nginx": "worker_processes 1, sendfile",
         },
         "versions": versions(),
@@ -337,6 +353,7 @@ def main() -> None:
         "ratios_edge_over_nginx": ratios,
         "target_met": {e: all(r >= 0.9 for r in rs.values()) for e, rs in ratios.items()},
         "edge_misses": {e: report["misses"] for e, report in final.items()},
+        "edge_hits_counted": {e: report["hits"] for e, report in final.items()},
         "edge_ram_tier": final["edge-ram"].get("memory"),
         "runs": [asdict(r) for r in runs],
     }

@@ -32,20 +32,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from matinee.cdn import nginx
 from matinee.errors import MatineeError
 from matinee.fleet.supervisor import InstanceSpec
 from matinee.settings import Settings
 
 log = logging.getLogger(__name__)
 
-NGINX = "nginx"
 SERVICE = "cdn"  # the fleet's name for it (state file, logs)
 
 
@@ -83,28 +82,14 @@ def render(config: CdnTierConfig) -> str:
     root = config.root
     servers = "\n".join(f"        server {o};" for o in config.origins)
     return f"""# Written by matinee (matinee.cdn.thirdparty); rewritten at every start.
-daemon off;
-master_process off;
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-
-events {{
-    worker_connections 4096;
-}}
-
+{nginx.preamble(root)}
 http {{
     access_log {root}/access.log;
     sendfile on;
     tcp_nopush on;
     keepalive_timeout 30s;
     default_type application/octet-stream;
-    client_body_temp_path {root}/scratch/body;
-    proxy_temp_path {root}/scratch/proxy;
-    fastcgi_temp_path {root}/scratch/fastcgi;
-    uwsgi_temp_path {root}/scratch/uwsgi;
-    scgi_temp_path {root}/scratch/scgi;
-
+{nginx.scratch_paths(root)}
     proxy_cache_path {root}/cache levels=1:2 keys_zone=media:32m
                      max_size={config.cache_bytes} inactive=7d use_temp_path=off;
     proxy_cache_path {root}/auth levels=1 keys_zone=auth:8m
@@ -172,32 +157,16 @@ http {{
 
 def prepare(config: CdnTierConfig) -> Path:
     """Write the config and make the folders nginx needs; returns the config's path."""
-    for sub in ("cache", "auth", "scratch"):
+    for sub in ("cache", "auth"):
         (config.root / sub).mkdir(parents=True, exist_ok=True)
+    nginx.make_scratch(config.root)
     config.conf_path.write_text(render(config))
     return config.conf_path
 
 
-def nginx_binary() -> str:
-    found = shutil.which(NGINX) or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).is_file()), None
-    )
-    if found is None:
-        raise CdnTierError("nginx is not installed; the CDN tier needs it (apt-get install nginx)")
-    return found
-
-
 def nginx_argv(config: CdnTierConfig) -> list[str]:
-    """The nginx command for a prepared config (``-e``: nginx's own startup log there too)."""
-    return [
-        nginx_binary(),
-        "-p",
-        str(config.root),
-        "-c",
-        str(config.conf_path),
-        "-e",
-        str(config.root / "error.log"),
-    ]
+    """The nginx command for a prepared config."""
+    return nginx.argv(config.root, config.conf_path)
 
 
 def command(
@@ -219,8 +188,8 @@ def fleet_spec(settings: Settings) -> InstanceSpec | None:
     if not settings.cdn_port or settings.cdn_url or (wanted and "steering" not in wanted):
         return None
     try:
-        nginx_binary()
-    except CdnTierError as exc:
+        nginx.nginx_binary()
+    except nginx.NginxMissing as exc:
         log.warning("no third-party CDN tier: %s", exc)
         return None
     origins = [f"http://{settings.host}:{settings.port + i}" for i in range(settings.replicas)]

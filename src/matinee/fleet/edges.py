@@ -70,6 +70,8 @@ def plan_edges(
             zones[slot % len(zones)],
             "--policy",
             settings.edge_policy,
+            "--front",
+            settings.edge_front,
             "--log-level",
             settings.log_level,
             "--edge-id",  # stable across replacements: steering and the registry know it by it

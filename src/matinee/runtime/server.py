@@ -121,16 +121,22 @@ async def _wait_listening(host: str, port: int, task: asyncio.Task[None]) -> Non
         if task.done():
             task.result()  # raises why the server could not start
             raise OSError(f"the server on {host}:{port} exited at start")
-        try:
-            _, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            await asyncio.sleep(0.02)
-            continue
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return
+        if await accepts_connections(host, port):
+            return
+        await asyncio.sleep(0.02)
     raise OSError(f"nothing listens on {host}:{port} after 4 s")
+
+
+async def accepts_connections(host: str, port: int) -> bool:
+    """Whether something accepts a TCP connection on ``host:port`` now (closed at once)."""
+    try:
+        _, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 # The cyclic collector's first generation runs every this many new container objects (Python's

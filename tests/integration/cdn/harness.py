@@ -145,9 +145,12 @@ class Stack:
         capacity: int = 100_000_000,
         registry: bool = True,
         origin: str | None = None,
+        front: str = "python",
     ) -> str:
         port = free_port(self.taken)
-        argv = [sys.executable, "-m", "matinee.cdn.edge", "--port", str(port)]
+        argv = [sys.executable, "-m", "matinee.cdn.edge", "--port", str(port), "--front", front]
+        if front == "nginx":
+            argv += ["--backend-port", str(free_port(self.taken))]
         argv += ["--root", str(self.tmp / "edges" / name), "--capacity-bytes", str(capacity)]
         argv += ["--cluster", cluster, "--region", "r1", "--instance-id", name]
         argv += ["--discovery-json", json.dumps(DISCOVERY), "--log-level", "WARNING"]

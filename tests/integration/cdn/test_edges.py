@@ -1,11 +1,13 @@
 """Edge processes against a real origin: tiered fill and coalescing counted at the origin,
-traversal against granian itself, discovery, and a killed edge with the client moving down its
-ranked list."""
+traversal against granian and against nginx in front of it, discovery, and a killed edge with
+the client moving down its ranked list. Every test runs with each front (python, nginx)."""
 
 from __future__ import annotations
 
 import http.client
+import os
 import random
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,8 +26,11 @@ OBJECTS = {
     f"{PREFIX}video/720p/00003.m4s": random.Random(3).randbytes(300_000),
     f"{PREFIX}video/720p/00004.m4s": random.Random(4).randbytes(200_000),
     f"{PREFIX}video/720p/index.m3u8": b"#EXTM3U\n#EXTINF:4,\n00001.m4s\n",
+    f"{PREFIX}master.m3u8": (
+        b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720\nvideo/720p/index.m3u8\n"
+    ),
 }
-SEG1, SEG2, SEG3, SEG4, PLAYLIST = OBJECTS
+SEG1, SEG2, SEG3, SEG4, PLAYLIST, MASTER = OBJECTS
 SECRET = b"a sentinel outside every edge's root"
 
 
@@ -60,12 +65,14 @@ class Edges:
         return self.stack.origin_fetches() - self.fetched_before
 
 
-@pytest.fixture
+@pytest.fixture(params=["python", "nginx"])
 def edges(origin: Stack, request: pytest.FixtureRequest) -> Iterator[Edges]:
-    """Two edges of one cluster (named after the test), seeing each other and the origin."""
-    cluster = request.node.name.removeprefix("test_")[:40]
+    """Two edges of one cluster (named after the test and the front serving hits), seeing each
+    other and the origin: granian serves everything, or nginx serves hits in front of it."""
+    front: str = request.param
+    cluster = f"{request.node.originalname.removeprefix('test_')[:32]}-{front}"
     names = [f"{cluster}-a", f"{cluster}-b"]
-    a, b = (origin.edge(name, cluster=cluster) for name in names)
+    a, b = (origin.edge(name, cluster=cluster, front=front) for name in names)
     try:
         for name in names:
             origin.ready(name)
@@ -196,3 +203,93 @@ def test_a_killed_edge_and_the_next_on_the_list_serves(edges: Edges) -> None:
     served_by, answer = fetch_down_the_list(ranked, SEG4)
     assert (served_by, answer.status, answer.body) == (origin, 200, OBJECTS[SEG4])
     assert answer.headers["access-control-allow-origin"] == "*"
+
+
+def by_nginx(answer: Answer) -> bool:
+    return answer.headers.get("x-edge-front") == "nginx"
+
+
+def _nginx_hits(edge: str, name: str) -> None:
+    miss = get(edge, SEG1)
+    assert (miss.status, miss.headers["x-cache"], by_nginx(miss)) == (200, "MISS", False)
+    hit = get(edge, SEG1)
+    assert (hit.status, hit.headers["x-cache"], by_nginx(hit)) == (200, "HIT", True)
+    assert hit.body == OBJECTS[SEG1]
+    assert hit.headers["content-type"] == "video/iso.segment"
+    assert hit.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert hit.headers["access-control-allow-origin"] == "*"
+    assert hit.headers["etag"] == miss.headers["etag"]
+    assert hit.headers["last-modified"] == miss.headers["last-modified"]
+    assert hit.headers["x-served-by"] == name
+    ranged = get(edge, SEG1, {"range": "bytes=100-199"})
+    assert (ranged.status, ranged.body, by_nginx(ranged)) == (206, OBJECTS[SEG1][100:200], True)
+    assert get(edge, SEG1, {"range": "bytes=0-1,5-6"}).body == OBJECTS[SEG1]  # one range only
+    assert get(edge, SEG1, {"if-none-match": hit.headers["etag"]}).status == 304
+    head = request(edge, f"/t/{token()}/{SEG1}", "HEAD")
+    assert (head.status, head.body, head.headers["content-length"]) == (200, b"", "1048576")
+
+
+def _python_refusals(edge: str) -> None:
+    """Refusals are the Python edge's, in plain words."""
+    good = token()
+    tampered = good[:-2] + ("AA" if good[-2:] != "AA" else "BB")
+    for bad, words in (
+        (tampered, "altered"),
+        (token(ttl=-5), "expired"),
+        (token("media/assets/other/"), "does not cover"),
+        (token(client_ip="10.9.8.7"), "another network address"),
+    ):
+        answer = request(edge, f"/t/{bad}/{SEG1}")
+        assert (answer.status, by_nginx(answer)) == (403, False), bad
+        assert words in answer.json()["message"]
+    bound = request(edge, f"/t/{token(client_ip='127.0.0.1')}/{SEG1}")
+    assert (bound.status, by_nginx(bound)) == (200, True)
+
+
+def _height_cap(edge: str) -> None:
+    """The Python edge reads the master once, then nginx judges capped tokens by itself."""
+    low = request(edge, f"/t/{token(max_height=480)}/{SEG1}")
+    assert (low.status, by_nginx(low)) == (403, False)
+    assert "480" in low.json()["message"]
+    capped = token(max_height=1080)
+    first = request(edge, f"/t/{capped}/{SEG1}")
+    assert (first.status, first.body) == (200, OBJECTS[SEG1])
+    again = request(edge, f"/t/{capped}/{SEG1}")
+    assert (again.status, by_nginx(again)) == (200, True)
+    assert request(edge, f"/t/{token(max_height=480)}/{SEG1}").status == 403
+    manifest = request(edge, f"/t/{capped}/{MASTER}")  # manifests: the Python edge
+    assert (manifest.status, by_nginx(manifest)) == (200, False)
+
+
+def test_nginx_serves_the_hits_and_the_python_edge_everything_else(origin: Stack) -> None:
+    name = "front-nginx"
+    edge = origin.edge(name, cluster="front", front="nginx")
+    try:
+        origin.ready(name)
+        _nginx_hits(edge, name)
+        _python_refusals(edge)
+        _height_cap(edge)
+
+        # nginx's hits reach the report (and the eviction policy) through its access log.
+        served = 9  # hit, range, two ranges, 304, HEAD, bound, again, and two below
+        get(edge, SEG1)
+        get(edge, SEG1)
+        wait_for(
+            "nginx's hits counted by the edge",
+            lambda: request(edge, "/edge/report").json()["hits"] >= served,
+            10,
+        )
+        assert request(edge, "/edge/report").json()["front"] == {"kind": "nginx", "restarts": 0}
+
+        # nginx killed on its own: the edge starts it again.
+        pid = int((origin.tmp / "edges" / name / "front" / "nginx.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        wait_for("nginx started again", lambda: by_nginx(get(edge, SEG1)), 15)
+        assert request(edge, "/edge/report").json()["front"]["restarts"] == 1
+
+        # SIGTERM: the edge and its nginx both go; nothing keeps the port.
+        assert origin.terminate(name) == 0
+        with pytest.raises(ConnectionRefusedError):
+            request(edge, "/healthz")
+    finally:
+        origin.close([name])

@@ -210,6 +210,7 @@ class CdnPlatform:
         argv += ["--root", str(edge.root), "--capacity-bytes", str(spec.capacity)]
         argv += ["--cluster", spec.cluster, "--region", spec.region]
         argv += ["--origin", self.front, "--edge-id", spec.edge_id, "--log-level", "WARNING"]
+        argv += ["--front", "nginx"]  # as a platform with nginx runs its edges (edge_front=auto)
         for peer in peers:
             argv += ["--peer", peer]
         env = {**os.environ, "MATINEE_URL_SIGNING_KEY": KEY, "MATINEE_DATA_DIR": str(edge.root)}

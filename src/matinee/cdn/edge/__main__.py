@@ -2,7 +2,12 @@
 
     python -m matinee.cdn.edge --port 8200 --root DIR --capacity-bytes N \\
         --cluster local-a --region local --origin http://127.0.0.1:8000 \\
-        [--peer URL ...] [--registry-url URL ...] [--policy lru|sieve|s3fifo]
+        [--peer URL ...] [--registry-url URL ...] [--policy lru|sieve|s3fifo] \
+        [--front python|nginx|auto [--backend-port N]]
+
+``--front nginx`` puts nginx on ``--port`` to serve hits (:mod:`matinee.cdn.edge.front`), with
+this process behind it on ``--backend-port`` (default: a free port); ``auto`` uses nginx when
+nginx and its JavaScript module are installed.
 
 The URL-signing key is the platform's (``MATINEE_URL_SIGNING_KEY``, else the key file in
 ``MATINEE_DATA_DIR``), so tokens the playback service signs verify here. SIGTERM or SIGINT:
@@ -23,6 +28,7 @@ from matinee.cdn import POLICIES
 from matinee.cdn.edge.app import EdgeApp
 from matinee.cdn.edge.appliance import Appliance
 from matinee.cdn.edge.config import EdgeConfig
+from matinee.cdn.edge.front import FRONTS, choose, free_port
 from matinee.discovery.config import DiscoveryConfig
 from matinee.discovery.models import DEFAULT_ZONE
 from matinee.errors import MatineeError
@@ -70,6 +76,8 @@ def parse_args(
     parser.add_argument(
         "--memory-bytes", type=int, default=0, help="RAM tier for hot objects (0: none)"
     )
+    parser.add_argument("--front", default="python", choices=FRONTS, help="who serves hits")
+    parser.add_argument("--backend-port", type=int, default=0, help="behind nginx (0: any)")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     overrides = json.loads(args.discovery_json)
@@ -78,6 +86,8 @@ def parse_args(
     base = (discovery or DiscoveryConfig()).model_dump()
     if args.capacity_bytes <= 0:
         parser.error("--capacity-bytes must be a positive number")
+    front = choose(args.front)
+    backend_port = args.backend_port or (free_port() if front == "nginx" else 0)
     config = EdgeConfig(
         edge_id=args.edge_id or args.instance_id or f"edge-{args.port}",
         root=args.root,
@@ -96,6 +106,8 @@ def parse_args(
         discovery=DiscoveryConfig.model_validate({**base, **overrides}),
         trust_forwarded=args.trust_forwarded,
         memory_bytes=max(0, args.memory_bytes),
+        front=front,
+        backend_port=backend_port,
     )
     return config, args.log_level
 
@@ -103,9 +115,13 @@ def parse_args(
 async def run_edge(config: EdgeConfig, key: bytes) -> None:
     """Serve the edge until SIGTERM/SIGINT, then shut it down gracefully."""
     edge = Appliance(config, key)
+    if config.front == "nginx":  # nginx listens on the edge's port; this process behind it
+        server = ServerConfig(host="127.0.0.1", port=config.backend_port)
+    else:
+        server = ServerConfig(host=config.host, port=config.port)
     await serve_until_signalled(
         EdgeApp(edge),
-        ServerConfig(host=config.host, port=config.port),
+        server,
         start=edge.start,
         leave=edge.leave,
         stop=edge.stop,

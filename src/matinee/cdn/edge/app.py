@@ -77,7 +77,8 @@ class EdgeApp:
     def __init__(self, edge: Appliance) -> None:
         self.edge = edge
         config = edge.config
-        self._trust_forwarded = config.trust_forwarded
+        # Behind its own nginx the client's address comes in X-Forwarded-For (nginx sets it).
+        self._trust_forwarded = config.trust_forwarded or config.front == "nginx"
         served_by = (b"x-served-by", config.edge_id.encode("latin-1"))
         self._hit = [(b"x-cache", b"HIT"), served_by]
         self._miss = [(b"x-cache", b"MISS"), served_by]

@@ -1,9 +1,11 @@
 """One edge appliance: its parts put together, started and stopped in order.
 
 Start: the store's index is rebuilt from disk, the upstream HTTP client opens, the edge
-registers with discovery (when it has registry URLs) and a housekeeping loop begins (retired
-files deleted, pins that ran out released). Stop: leave discovery first (steering stops ranking
-the edge), then end proactive fills and close the client.
+registers with discovery (when it has registry URLs), nginx starts in front when the edge has
+one (:mod:`matinee.cdn.edge.front`) and a housekeeping loop begins (retired files deleted, pins
+that ran out released, nginx's hits counted and shown to the eviction policy). Stop: leave
+discovery first (steering stops ranking the edge), then stop nginx, end proactive fills and
+close the client.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 from matinee.cdn.edge.access import EdgeAccess
 from matinee.cdn.edge.config import EdgeConfig
 from matinee.cdn.edge.fill import Filler, FillQueue
+from matinee.cdn.edge.front import FrontConfig, NginxFront
 from matinee.cdn.edge.memory import MemoryTier
 from matinee.cdn.edge.registration import edge_instance_of
 from matinee.cdn.edge.report import EdgeStats, edge_report
@@ -23,6 +26,7 @@ from matinee.cdn.edge.upstreams import Upstreams
 from matinee.clock import Clock, SystemClock
 from matinee.delivery.tokens import UrlSigner
 from matinee.discovery.client import DiscoveryClient
+from matinee.errors import MatineeError
 from matinee.runtime.httpclient import HttpTransport
 from matinee.telemetry.metrics import Registry
 
@@ -48,7 +52,22 @@ class Appliance:
         )
         self.stats = EdgeStats(self.clock)
         signer = UrlSigner(signing_key, self.clock)
-        self.access = EdgeAccess(signer, self.store)
+        self.front: NginxFront | None = None
+        if config.front == "nginx":
+            self.front = NginxFront(
+                FrontConfig(
+                    root=config.root / "front",
+                    objects=self.store.objects,
+                    host=config.host,
+                    port=config.port,
+                    backend_port=config.backend_port,
+                    edge_id=config.edge_id,
+                    trust_forwarded=config.trust_forwarded,
+                ),
+                signing_key,
+            )
+        heights = self.front.config.heights if self.front is not None else None
+        self.access = EdgeAccess(signer, self.store, heights=heights)
         self._transport: HttpTransport | None = None
         self.discovery: DiscoveryClient | None = None
         if config.registry_urls:
@@ -93,6 +112,8 @@ class Appliance:
             healthy=self.healthy,
             upstreams=self.upstreams.known(),
         )
+        if self.front is not None:
+            report["front"] = {"kind": "nginx", "restarts": self.front.restarts}
         if self.memory is not None:
             memory = self.memory
             report["memory"] = {
@@ -109,6 +130,8 @@ class Appliance:
         await self.filler.start()
         if self.discovery is not None:
             await self.discovery.start()
+        if self.front is not None:
+            await self.front.start()
         self._housekeeping = asyncio.create_task(self._keep_house())
         self._started = True
         log.info(
@@ -128,6 +151,9 @@ class Appliance:
 
     async def stop(self) -> None:
         await self.leave()
+        if self.front is not None:
+            await self.front.stop()
+            self.count_front_hits()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -146,5 +172,21 @@ class Appliance:
             try:
                 self.store.sweep()
                 self.store.unpin_expired()
-            except OSError:
+                if self.front is not None:
+                    self.count_front_hits()
+                    await self.front.keep_running()
+            except (OSError, MatineeError):
                 log.exception("edge housekeeping failed; it runs again in a second")
+
+    def count_front_hits(self) -> int:
+        """Count the hits nginx served since the last call and show them to the eviction
+        policy (a key evicted meanwhile is only counted); how many."""
+        if self.front is None:
+            return 0
+        hits = self.front.read_hits()
+        store, stats = self.store, self.stats
+        for key, size in hits:
+            store.get(key)
+            stats.served(size)
+        stats.hits += len(hits)
+        return len(hits)

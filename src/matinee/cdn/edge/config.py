@@ -29,7 +29,10 @@ class EdgeConfig:
     * ``retire_grace``: seconds an evicted file stays on disk, so a response that is about to
       send it still finds it;
     * ``memory_bytes``: an optional RAM tier for hot objects up to ``memory_max_object`` bytes
-      (:mod:`matinee.cdn.edge.memory`); 0, the default, sends every hit from its file.
+      (:mod:`matinee.cdn.edge.memory`); 0, the default, sends every hit from its file;
+    * ``front``: ``python`` (granian serves everything) or ``nginx`` (nginx on ``port`` serves
+      hits and hands the rest to the Python edge on ``backend_port``:
+      :mod:`matinee.cdn.edge.front`).
     """
 
     edge_id: str
@@ -55,10 +58,14 @@ class EdgeConfig:
     retire_grace: float = 10.0
     memory_bytes: int = 0
     memory_max_object: int = 256 * 1024
+    front: str = "python"
+    backend_port: int = 0
 
     def __post_init__(self) -> None:
         if self.capacity_bytes <= 0:
             raise ValueError("an edge needs a capacity of at least one byte")
+        if self.front not in ("python", "nginx"):
+            raise ValueError(f"an edge's front is python or nginx, not {self.front!r}")
 
     @property
     def url(self) -> str:

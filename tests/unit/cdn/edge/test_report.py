@@ -70,7 +70,10 @@ def test_rates_are_over_the_last_whole_seconds() -> None:
     assert rate.per_second() == 0.0
 
 
-FILL_AUTH = ("authorization", f"Bearer {token('media/assets/')}")  # what steering sends
+def fill_auth() -> tuple[str, str]:
+    """What steering sends (made when asked: a token made at import would expire when the
+    whole suite takes longer than its ten minutes)."""
+    return ("authorization", f"Bearer {token('media/assets/')}")
 
 
 def test_proactive_fill_fetches_pins_and_reports_progress(tmp_path: Path) -> None:
@@ -84,7 +87,7 @@ def test_proactive_fill_fetches_pins_and_reports_progress(tmp_path: Path) -> Non
                     app,
                     "POST",
                     "/edge/fill",
-                    [("content-type", "application/json"), FILL_AUTH],
+                    [("content-type", "application/json"), fill_auth()],
                     body=f'{{"keys": {keys!r}, "pin_until": {until}}}'.replace("'", '"').encode(),
                 )
                 assert accepted.status == 202
@@ -109,7 +112,7 @@ def test_proactive_fill_fetches_pins_and_reports_progress(tmp_path: Path) -> Non
                     app,
                     "POST",
                     "/edge/fill",
-                    [FILL_AUTH],
+                    [fill_auth()],
                     body=f'{{"keys": ["{SEG_720}"]}}'.encode(),
                 )
                 assert again.status == 202
@@ -128,7 +131,7 @@ def test_only_steering_may_ask_for_a_fill(tmp_path: Path) -> None:
                 "no token": [],
                 "a title's token": [("authorization", f"Bearer {token()}")],
                 "expired": [("authorization", f"Bearer {token('media/assets/', ttl=-5)}")],
-                "altered": [("authorization", FILL_AUTH[1][:-3] + "AAA")],
+                "altered": [("authorization", fill_auth()[1][:-3] + "AAA")],
             }
             for case, headers in cases.items():
                 reply = await call(app, "POST", "/edge/fill", headers, body=body)
@@ -152,7 +155,7 @@ def test_a_fill_request_must_name_media_objects(tmp_path: Path) -> None:
                 b'{"keys": ["media/assets/a1/ok.m4s"], "pin_until": "soon"}': "pin_until",
             }
             for body, field in cases.items():
-                reply = await call(app, "POST", "/edge/fill", [FILL_AUTH], body=body)
+                reply = await call(app, "POST", "/edge/fill", [fill_auth()], body=body)
                 assert reply.status == 422, body
                 assert reply.json()["error"] == "invalid_request"
                 assert field in reply.json()["message"], (body, reply.json())

@@ -1,0 +1,403 @@
+"""The edge's hit path in nginx, as Netflix's Open Connect appliances serve: the Python edge
+keeps the control plane, nginx sends the bytes.
+
+With ``--front nginx`` an edge is two processes on one port:
+
+* **nginx** listens on the edge's public address. For ``GET|HEAD /t/<token>/media/assets/...``
+  its njs script (``front.js``) checks everything the Python edge would: a plain path (no ``.``,
+  ``..``, empty segment or percent-encoding), the token's HMAC-SHA256 signature with the fleet's
+  key, its expiry, path prefix and client address, and the rendition height cap (from the
+  sidecar ``heights/<prefix>renditions.json`` the Python edge writes once it has read a title's
+  master playlist). When all hold and the object is on disk, nginx answers from the edge's
+  ``objects/`` folder with ``sendfile``: ranges, conditional requests, the origin's validators
+  (the files carry its modification time, and the ETag is nginx's format everywhere), immutable
+  caching and CORS. Manifests are left to the Python edge (it cuts them to the token's height).
+* **Everything else goes to the Python edge unchanged** (``proxy_pass`` with the raw request
+  URI): misses (filled from a peer, then the origin), refusals (400/403 in plain words),
+  manifests, peers' requests, ``/edge/report``, ``/edge/fill``, health. The client's address
+  travels in ``X-Forwarded-For``. So nginx never refuses anything itself, and every answer other
+  than a hit is the Python edge's.
+* **Hits reach the eviction policy** through nginx's access log: nginx logs the key and bytes of
+  each object it served (buffered, flushed every second); the edge reads the new lines each
+  second (:class:`HitLog`), counts them in its report and touches the keys in its policy.
+  The log is rotated past ``ROTATE_BYTES`` (rename, then ``SIGUSR1``).
+
+nginx runs as one process beside the Python edge, started and stopped by it; it dies with the
+edge (``PR_SET_PDEATHSIG``), so a killed edge never leaves nginx holding the port, and if nginx
+exits on its own the edge starts it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from matinee.cdn import nginx
+from matinee.delivery.http import CONTENT_TYPES, CORS, IMMUTABLE
+from matinee.errors import MatineeError
+from matinee.runtime.server import accepts_connections
+
+log = logging.getLogger(__name__)
+
+FRONT_JS = Path(__file__).with_name("front.js")
+HITS_LOG = "hits.log"
+ROTATE_BYTES = 16 << 20
+START_SECONDS = 10.0
+STOP_SECONDS = 10.0
+RENDITIONS_FILE = "renditions.json"
+DOWN = json.dumps(
+    {
+        "error": "edge_unavailable",
+        "message": "This edge cannot answer that now: try the next address on your list.",
+    }
+)
+FRONTS = ("python", "nginx", "auto")
+
+
+class EdgeFrontError(MatineeError):
+    """nginx in front of the edge cannot start."""
+
+
+@dataclass(frozen=True)
+class FrontConfig:
+    """``root``: nginx's folder (config, logs, scratch); ``objects``: the edge's object folder;
+    ``host``/``port``: the edge's public address; ``backend``: where the Python edge listens."""
+
+    root: Path
+    objects: Path
+    host: str
+    port: int
+    backend_port: int
+    edge_id: str
+    trust_forwarded: bool = False
+    keepalive: int = 32
+
+    @property
+    def conf_path(self) -> Path:
+        return self.root / "nginx.conf"
+
+    @property
+    def heights(self) -> Path:
+        return self.root / "heights"
+
+    @property
+    def hits_log(self) -> Path:
+        return self.root / HITS_LOG
+
+
+def heights_path(heights: Path, prefix: str) -> Path:
+    """The sidecar that tells nginx the rendition heights under a signed ``prefix``."""
+    return heights / prefix / RENDITIONS_FILE
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (for the Python edge behind nginx)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def available() -> str | None:
+    """Why nginx cannot front an edge here (no nginx, no njs module), or None when it can."""
+    try:
+        nginx.js_module()
+    except nginx.NginxMissing as exc:
+        return str(exc)
+    return None
+
+
+def choose(front: str) -> str:
+    """``python`` or ``nginx`` for a requested front (``auto``: nginx when installed)."""
+    if front not in FRONTS:
+        raise EdgeFrontError(f"an edge's front is one of {', '.join(FRONTS)}, not {front!r}")
+    if front != "auto":
+        return front
+    missing = available()
+    if missing is not None:
+        log.info("edge hit path in Python: %s", missing)
+        return "python"
+    return "nginx"
+
+
+def _header(name: bytes, value: bytes) -> str:
+    return f'        add_header {name.decode()} "{value.decode()}";\n'
+
+
+def render(config: FrontConfig, key: bytes, module: Path) -> str:
+    """nginx.conf of the front (it holds the URL-signing key: written readable by us only)."""
+    root = config.root
+    types = "".join(f"        {ctype} {ext[1:]};\n" for ext, ctype in CONTENT_TYPES.items())
+    hit_headers = _header(b"cache-control", IMMUTABLE.encode()) + "".join(
+        _header(name, value) for name, value in CORS
+    )
+    hit_headers += _header(b"x-cache", b"HIT") + _header(b"x-served-by", config.edge_id.encode())
+    hit_headers += _header(b"x-edge-front", b"nginx")  # this hit never reached Python
+    forwarded = "$proxy_add_x_forwarded_for" if config.trust_forwarded else "$remote_addr"
+    proxy = f"""            proxy_pass http://edge$request_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For {forwarded};
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 60s;
+            proxy_send_timeout 60s;
+"""
+    return f"""# Written by matinee (matinee.cdn.edge.front) at every start. Holds a secret key.
+{nginx.preamble(root, modules=(module,))}
+http {{
+    access_log off;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 60s;
+    keepalive_requests 100000;
+    client_max_body_size 5m;
+    max_ranges 1;
+    open_file_cache max=10000 inactive=30s;
+    open_file_cache_valid 2s;
+{nginx.scratch_paths(root)}
+    types {{
+{types}    }}
+    default_type application/octet-stream;
+
+    js_path {FRONT_JS.parent};
+    js_import edge from {FRONT_JS.name};
+    js_var $edge_key_hex {key.hex()};
+    js_var $edge_trust_forwarded {"1" if config.trust_forwarded else "0"};
+    js_var $edge_heights_root {config.heights};
+    js_set $edge_file edge.file;
+
+    map $status $edge_logged {{
+        200 1;
+        206 1;
+        304 1;
+        default 0;
+    }}
+    log_format edge_hits '$edge_object $body_bytes_sent';
+
+    upstream edge {{
+        server 127.0.0.1:{config.backend_port};
+        keepalive {config.keepalive};
+    }}
+
+    server {{
+        listen {config.host}:{config.port} backlog=2048;
+        root {config.objects};
+        error_page 502 504 = @down;
+        recursive_error_pages on;
+
+        location /t/ {{
+            set $edge_object $edge_file;
+            error_page 418 = @edge;
+            error_page 502 504 = @down;
+            if ($edge_object = "") {{
+                return 418;
+            }}
+            try_files /$edge_object @edge;
+            access_log {config.hits_log} edge_hits buffer=64k flush=1s if=$edge_logged;
+{hit_headers}        }}
+
+        location @edge {{
+{proxy}        }}
+
+        location / {{
+{proxy}        }}
+
+        location @down {{
+            default_type application/json;
+            add_header access-control-allow-origin "*" always;
+            return 503 '{DOWN}';
+        }}
+    }}
+}}
+"""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the edge process dies (Linux)."""
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+class HitLog:
+    """Reads the lines nginx appended to its hit log since the last read: ``(key, bytes)``."""
+
+    def __init__(self, path: Path, *, rotate_bytes: int = ROTATE_BYTES) -> None:
+        self.path = path
+        self.rotated = path.with_name(path.name + ".1")
+        self._rotate_bytes = rotate_bytes
+        self._offset = 0
+        self._partial = b""
+        self._draining_old = False
+
+    def reset(self) -> None:
+        """Start afresh (nginx is about to start on an empty log)."""
+        self.path.unlink(missing_ok=True)
+        self.rotated.unlink(missing_ok=True)
+        self._offset, self._partial, self._draining_old = 0, b"", False
+
+    def read(self) -> list[tuple[str, int]]:
+        """New hits. Once a rotation is under way (:meth:`should_rotate` said so and nginx
+        reopened its log), the rest of the old file is read first and the old file deleted."""
+        hits: list[tuple[str, int]] = []
+        if self._draining_old:
+            if not self.path.exists():
+                return hits  # nginx has not reopened yet: the old file still grows
+            hits += self._read_from(self.rotated)
+            self.rotated.unlink(missing_ok=True)
+            self._offset, self._partial, self._draining_old = 0, b"", False
+        hits += self._read_from(self.path)
+        return hits
+
+    def should_rotate(self) -> bool:
+        """True (and the log renamed) when it has grown past the limit: the caller then asks
+        nginx to reopen its logs."""
+        if self._draining_old or self._offset < self._rotate_bytes:
+            return False
+        self.path.rename(self.rotated)
+        self._draining_old = True
+        return True
+
+    def _read_from(self, path: Path) -> list[tuple[str, int]]:
+        try:
+            with path.open("rb") as file:
+                file.seek(self._offset)
+                data = file.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(data)
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        hits = []
+        for line in lines:
+            key, _, size = line.decode("utf-8", "replace").rpartition(" ")
+            if key and size.isdigit():
+                hits.append((key, int(size)))
+        return hits
+
+
+class NginxFront:
+    """nginx serving the edge's hits, as a child of the edge process."""
+
+    def __init__(self, config: FrontConfig, key: bytes) -> None:
+        self.config = config
+        self._key = key
+        self.hits = HitLog(config.hits_log)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = False
+        self.restarts = 0
+
+    def write_config(self) -> Path:
+        """Write nginx.conf (mode 0600: it holds the key) and make nginx's folders."""
+        config = self.config
+        config.root.mkdir(parents=True, exist_ok=True)
+        config.heights.mkdir(parents=True, exist_ok=True)
+        nginx.make_scratch(config.root)
+        text = render(config, self._key, nginx.js_module())
+        fd = os.open(config.conf_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as conf:
+            conf.write(text)
+        return config.conf_path
+
+    async def start(self) -> None:
+        """Write the config, start nginx and wait until it listens (EdgeFrontError if not)."""
+        conf = self.write_config()
+        self.hits.reset()
+        (self.config.root / "nginx.pid").unlink(missing_ok=True)
+        self._stopping = False
+        argv = nginx.argv(self.config.root, conf)
+        # A plain child (not an asyncio one): it is not bound to the loop that started it.
+        self._process = subprocess.Popen(  # noqa: ASYNC220 - a fork and exec, no waiting
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
+        )
+        await self._wait_listening()
+        log.info(
+            "edge hit path: nginx (pid %d) on %s:%d in front of 127.0.0.1:%d",
+            self._process.pid,
+            self.config.host,
+            self.config.port,
+            self.config.backend_port,
+        )
+
+    async def _wait_listening(self) -> None:
+        """Until nginx has written its pid file (it does once its sockets are bound, so
+        another server on the port is not taken for it) and accepts a connection."""
+        process = self._process
+        if process is None:
+            raise EdgeFrontError("nginx in front of the edge was not started")
+        pid_file = self.config.root / "nginx.pid"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_SECONDS
+        while loop.time() < deadline:
+            if process.poll() is not None:
+                raise EdgeFrontError(f"nginx in front of the edge exited at start: {self._why()}")
+            try:
+                bound = pid_file.read_text().strip() == str(process.pid)
+            except OSError:
+                bound = False
+            if bound and await accepts_connections(self.config.host, self.config.port):
+                return
+            await asyncio.sleep(0.02)
+        await self.stop()
+        raise EdgeFrontError(f"nginx did not listen on port {self.config.port}: {self._why()}")
+
+    def _why(self) -> str:
+        try:
+            lines = (self.config.root / "error.log").read_text().strip().splitlines()
+        except OSError:
+            return "no error log"
+        return lines[-1] if lines else "no error logged"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def read_hits(self) -> list[tuple[str, int]]:
+        """Hits nginx served since the last call; rotates the log when it has grown."""
+        hits = self.hits.read()
+        process = self._process
+        if process is not None and process.poll() is None and self.hits.should_rotate():
+            process.send_signal(signal.SIGUSR1)  # reopen: a new, empty hits.log
+        return hits
+
+    async def keep_running(self) -> None:
+        """Start nginx again if it exited on its own."""
+        if self._stopping or self._process is None or self.running:
+            return
+        log.error("nginx in front of the edge exited (%s); starting it again", self._why())
+        self.restarts += 1
+        await self.start()
+
+    async def stop(self) -> None:
+        """Graceful: nginx stops accepting and finishes what it serves (SIGQUIT), then SIGKILL
+        after ``STOP_SECONDS``."""
+        self._stopping = True
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGQUIT)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_SECONDS
+        while process.poll() is None and loop.time() < deadline:  # noqa: ASYNC110 - a child
+            await asyncio.sleep(0.02)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
