@@ -247,7 +247,7 @@ def _python_refusals(edge: str) -> None:
 
 
 def _height_cap(edge: str) -> None:
-    """The Python edge reads the master once, then nginx judges capped tokens by itself."""
+    """The Python edge judges a folder at a cap once (from the master), then nginx serves it."""
     low = request(edge, f"/t/{token(max_height=480)}/{SEG1}")
     assert (low.status, by_nginx(low)) == (403, False)
     assert "480" in low.json()["message"]

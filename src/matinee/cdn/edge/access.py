@@ -8,18 +8,17 @@
   come from the title's HLS master playlist, which the edge must hold to judge: when it does
   not, :class:`MasterNeeded` tells the caller to fill it first, so a missing master is never
   taken for a title without renditions (only the origin's 404 says so).
-* With nginx in front (:mod:`matinee.cdn.edge.front`), the heights of a title's renditions are
-  written once to ``heights/<prefix>renditions.json`` when its master is held, so nginx can judge
-  capped tokens itself.
+* With nginx in front (:mod:`matinee.cdn.edge.front`), each rendition folder allowed at a cap
+  gets its gate file (``gates/<prefix><folder>/<cap>``), so nginx serves the next requests of
+  that folder at that cap itself.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import posixpath
 from pathlib import Path
 
-from matinee.cdn.edge.front import heights_path
+from matinee.cdn.edge.front import gate_path
 from matinee.cdn.edge.store import DiskStore
 from matinee.delivery.access import RenditionGuard
 from matinee.delivery.paths import safe_path
@@ -40,13 +39,13 @@ class MasterNeeded(Exception):
 class EdgeAccess:
     """Token and rendition checks for one edge."""
 
-    def __init__(self, signer: UrlSigner, store: DiskStore, *, heights: Path | None = None) -> None:
+    def __init__(self, signer: UrlSigner, store: DiskStore, *, gates: Path | None = None) -> None:
         self.signer = signer
         self._store = store
         self._claims: dict[str, Claims] = {}
         self._no_master: set[str] = set()
-        self._heights = heights
-        self._published: set[str] = set()
+        self._gates = gates
+        self._opened: set[tuple[str, str, int]] = set()
         self.guard = RenditionGuard(self._read_master)
 
     def claims(self, token: str, path: str, *, client_ip: str | None) -> Claims:
@@ -66,22 +65,21 @@ class EdgeAccess:
         the title's master playlist must be filled first."""
         if claims.max_height is not None:
             self.guard.check(claims.prefix, path, claims.max_height)
-            if self._heights is not None and claims.prefix not in self._published:
-                self._publish_heights(claims.prefix)
+            if self._gates is not None:
+                self._open_gate(claims.prefix, path, claims.max_height)
 
-    def _publish_heights(self, prefix: str) -> None:
-        """Write the rendition heights under ``prefix`` for nginx (only from a held master: a
-        missing one proves nothing that outlives this process)."""
-        if self._heights is None or self._store.peek(prefix + HLS_MASTER) is None:
+    def _open_gate(self, prefix: str, path: str, cap: int) -> None:
+        """Let nginx serve ``path``'s folder at ``cap`` from now on (the guard allowed it)."""
+        folder = posixpath.dirname(path[len(prefix) :])
+        memo = (prefix, folder, cap)
+        if self._gates is None or not folder or memo in self._opened:
             return
-        target = heights_path(self._heights, prefix)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{os.getpid()}.tmp")
-        temp.write_text(json.dumps(self.guard.folders(prefix), sort_keys=True))
-        temp.replace(target)
-        if len(self._published) >= MAX_REMEMBERED:
-            self._published.clear()
-        self._published.add(prefix)
+        gate = gate_path(self._gates, prefix, folder, cap)
+        gate.parent.mkdir(parents=True, exist_ok=True)
+        gate.touch()
+        if len(self._opened) >= MAX_REMEMBERED:
+            self._opened.clear()
+        self._opened.add(memo)
 
     def master_missing(self, prefix: str) -> None:
         """The origin has no master playlist under ``prefix``: nothing to refuse there."""

@@ -66,8 +66,8 @@ class Appliance:
                 ),
                 signing_key,
             )
-        heights = self.front.config.heights if self.front is not None else None
-        self.access = EdgeAccess(signer, self.store, heights=heights)
+        gates = self.front.config.gates if self.front is not None else None
+        self.access = EdgeAccess(signer, self.store, gates=gates)
         self._transport: HttpTransport | None = None
         self.discovery: DiscoveryClient | None = None
         if config.registry_urls:

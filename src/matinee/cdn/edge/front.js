@@ -4,9 +4,9 @@
 // matinee's Python edge would check holds: GET or HEAD; a raw path of plain characters with no
 // `.`, `..` or empty segment and no percent-encoding; a v1 token whose HMAC-SHA256 signature
 // matches the fleet's key (`$edge_key_hex`), not expired, bound to a prefix of the path and,
-// when bound to an address, to the client's; not a manifest; and, when the token caps the
-// height, a rendition folder no taller than the cap (the heights come from the sidecar file the
-// Python edge writes once it has read the title's master playlist).
+// when bound to an address, to the client's; not a manifest. When the token caps the height it
+// also sets `$edge_gate`, a file that exists once the Python edge has allowed that rendition
+// folder at that cap (see gateOf); nginx checks it before serving.
 //
 // Anything else yields "" and nginx hands the request to the Python edge as it came, which
 // answers it: the 400 or 403 in plain words, a miss filled from a peer or the origin, a
@@ -14,7 +14,6 @@
 // The token format is matinee.delivery.tokens; the path rules are matinee.delivery.paths.
 
 var crypto = require('crypto');
-var fs = require('fs');
 
 var PLAIN = /^[A-Za-z0-9_\-.~\/]+$/;
 var PART = /^[A-Za-z0-9_-]+$/;
@@ -55,7 +54,7 @@ function claimsOf(r, token) {
         return null;
     }
     if (typeof claims !== 'object' || claims === null || typeof claims.p !== 'string'
-        || typeof claims.e !== 'number') {
+        || !Number.isInteger(claims.e)) {
         return null;
     }
     return claims;
@@ -71,24 +70,25 @@ function clientIp(r) {
     return r.variables.remote_addr;
 }
 
-function renditionAllowed(r, claims, path) {
-    if (typeof claims.h !== 'number') {
-        return claims.h === undefined;
+// The file whose existence says this token's height cap allows the path's rendition folder:
+// `gates/<prefix><folder>/<cap>`, made by the Python edge once it has judged that folder for
+// that cap (it reads the title's master playlist to know the heights). nginx tests it with
+// `-f` (through its open-file cache); until it exists, the Python edge judges. A token without
+// a cap, or a file in no folder, needs only `gates/open`, which always exists.
+function gateOf(r, claims, path) {
+    var root = r.variables.edge_gates_root;
+    if (claims.h === undefined) {
+        return root + '/open';
+    }
+    if (!Number.isInteger(claims.h)) {
+        return '';
     }
     var rest = path.slice(claims.p.length);
     var slash = rest.lastIndexOf('/');
     if (slash < 0) {
-        return true;  // a file at the title's top level belongs to no rendition
+        return root + '/open';
     }
-    var heights;
-    try {
-        var file = r.variables.edge_heights_root + '/' + claims.p + 'renditions.json';
-        heights = JSON.parse(fs.readFileSync(file));
-    } catch (e) {
-        return false;  // not written yet: the Python edge reads the master and judges
-    }
-    var height = heights[rest.slice(0, slash)];
-    return height === undefined || height <= claims.h;
+    return root + '/' + claims.p + rest.slice(0, slash) + '/' + claims.h;
 }
 
 function file(r) {
@@ -120,9 +120,11 @@ function file(r) {
     if (claims.ip !== undefined && claims.ip !== clientIp(r)) {
         return '';
     }
-    if (!renditionAllowed(r, claims, path)) {
+    var gate = gateOf(r, claims, path);
+    if (gate === '') {
         return '';
     }
+    r.variables.edge_gate = gate;
     return path;
 }
 

@@ -6,9 +6,11 @@ With ``--front nginx`` an edge is two processes on one port:
 * **nginx** listens on the edge's public address. For ``GET|HEAD /t/<token>/media/assets/...``
   its njs script (``front.js``) checks everything the Python edge would: a plain path (no ``.``,
   ``..``, empty segment or percent-encoding), the token's HMAC-SHA256 signature with the fleet's
-  key, its expiry, path prefix and client address, and the rendition height cap (from the
-  sidecar ``heights/<prefix>renditions.json`` the Python edge writes once it has read a title's
-  master playlist). When all hold and the object is on disk, nginx answers from the edge's
+  key, its expiry, path prefix and client address. A token with a height cap is served only
+  once the gate file ``gates/<prefix><folder>/<cap>`` exists: the Python edge makes it when it
+  has allowed that rendition folder at that cap (it reads the title's master playlist to know),
+  so nginx never reads a playlist and a check costs one cached ``stat``. When all hold and the
+  object is on disk, nginx answers from the edge's
   ``objects/`` folder with ``sendfile``: ranges, conditional requests, the origin's validators
   (the files carry its modification time, and the ETag is nginx's format everywhere), immutable
   caching and CORS. Manifests are left to the Python edge (it cuts them to the token's height).
@@ -53,7 +55,7 @@ HITS_LOG = "hits.log"
 ROTATE_BYTES = 16 << 20
 START_SECONDS = 10.0
 STOP_SECONDS = 10.0
-RENDITIONS_FILE = "renditions.json"
+OPEN_GATE = "open"
 DOWN = json.dumps(
     {
         "error": "edge_unavailable",
@@ -86,17 +88,17 @@ class FrontConfig:
         return self.root / "nginx.conf"
 
     @property
-    def heights(self) -> Path:
-        return self.root / "heights"
+    def gates(self) -> Path:
+        return self.root / "gates"
 
     @property
     def hits_log(self) -> Path:
         return self.root / HITS_LOG
 
 
-def heights_path(heights: Path, prefix: str) -> Path:
-    """The sidecar that tells nginx the rendition heights under a signed ``prefix``."""
-    return heights / prefix / RENDITIONS_FILE
+def gate_path(gates: Path, prefix: str, folder: str, cap: int) -> Path:
+    """The file that lets nginx serve ``folder`` (under a signed ``prefix``) at height ``cap``."""
+    return gates / prefix / folder / str(cap)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -176,7 +178,8 @@ http {{
     js_import edge from {FRONT_JS.name};
     js_var $edge_key_hex {key.hex()};
     js_var $edge_trust_forwarded {"1" if config.trust_forwarded else "0"};
-    js_var $edge_heights_root {config.heights};
+    js_var $edge_gates_root {config.gates};
+    js_var $edge_gate;
     js_set $edge_file edge.file;
 
     map $status $edge_logged {{
@@ -203,6 +206,9 @@ http {{
             error_page 418 = @edge;
             error_page 502 504 = @down;
             if ($edge_object = "") {{
+                return 418;
+            }}
+            if (!-f $edge_gate) {{
                 return 418;
             }}
             try_files /$edge_object @edge;
@@ -305,7 +311,8 @@ class NginxFront:
         """Write nginx.conf (mode 0600: it holds the key) and make nginx's folders."""
         config = self.config
         config.root.mkdir(parents=True, exist_ok=True)
-        config.heights.mkdir(parents=True, exist_ok=True)
+        config.gates.mkdir(parents=True, exist_ok=True)
+        (config.gates / OPEN_GATE).touch()
         nginx.make_scratch(config.root)
         text = render(config, self._key, nginx.js_module())
         fd = os.open(config.conf_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

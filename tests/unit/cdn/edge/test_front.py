@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +23,11 @@ from matinee.cdn.edge.front import (
     NginxFront,
     choose,
     free_port,
-    heights_path,
+    gate_path,
 )
 from matinee.cdn.edge.store import DiskStore
 from matinee.clock import FakeClock, SystemClock
+from matinee.delivery.errors import RenditionNotAllowed
 from matinee.delivery.tokens import Claims, UrlSigner
 
 from .harness import MASTER, PREFIX, SEG_720, SEG_1080
@@ -78,10 +78,12 @@ class Front:
         assert status == 503, (path, status)  # handed to the (absent) Python edge
         return False
 
-    def heights(self, folders: dict[str, int]) -> None:
-        target = heights_path(self.config.heights, PREFIX)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(folders))
+    def open_gate(self, key: str, cap: int) -> None:
+        """What the Python edge does once it has allowed ``key``'s folder at ``cap``."""
+        folder = key.removeprefix(PREFIX).rsplit("/", 1)[0]
+        gate = gate_path(self.config.gates, PREFIX, folder, cap)
+        gate.parent.mkdir(parents=True, exist_ok=True)
+        gate.touch()
 
 
 @pytest.fixture
@@ -143,14 +145,15 @@ def test_traversal_never_reaches_a_file_outside_the_objects(front: Front) -> Non
         assert status in (400, 503), (path, status)  # nginx's own 400, or handed over
 
 
-def test_a_height_cap_is_judged_from_the_sidecar(front: Front) -> None:
+def test_a_height_cap_is_served_once_the_edge_has_opened_its_gate(front: Front) -> None:
     capped = sign(max_height=720)
-    assert not front.served(f"/t/{capped}/{SEG_720}")  # no sidecar yet: the edge judges
-    front.heights({"video/720p-3000k": 720, "video/1080p-6000k": 1080})
+    assert not front.served(f"/t/{capped}/{SEG_720}")  # not judged yet: the Python edge judges
+    front.open_gate(SEG_720, 720)
     assert front.served(f"/t/{capped}/{SEG_720}")
-    assert not front.served(f"/t/{capped}/{SEG_1080}")  # taller than the cap
+    assert not front.served(f"/t/{capped}/{SEG_1080}")  # never allowed at 720: no gate
+    assert not front.served(f"/t/{sign(max_height=1080)}/{SEG_720}")  # a gate per cap
     assert front.served(f"/t/{capped}/{PREFIX}thumb.jpg")  # in no rendition folder
-    assert front.served(f"/t/{sign(max_height=1080)}/{SEG_1080}")
+    assert not front.served(f"/t/{sign(max_height='720')}/{SEG_720}")  # a cap is a number
 
 
 def test_the_hit_log_reaches_the_reader(front: Front) -> None:
@@ -210,17 +213,19 @@ def test_the_hit_log_reader_keeps_partial_lines_and_follows_a_rotation(tmp_path:
     assert log.read() == []
 
 
-def test_the_edge_publishes_heights_once_it_holds_the_master(tmp_path: Path) -> None:
+def test_the_edge_opens_a_gate_for_each_folder_and_cap_it_allows(tmp_path: Path) -> None:
     clock = FakeClock()
     store = DiskStore(tmp_path / "edge", 10_000_000, clock)
     store.open()
-    heights = tmp_path / "heights"
-    access = EdgeAccess(UrlSigner(KEY, clock), store, heights=heights)
-    claims = Claims(PREFIX, 2**40, max_height=720)
+    gates = tmp_path / "gates"
+    access = EdgeAccess(UrlSigner(KEY, clock), store, gates=gates)
     temp = store.temp_path()
     temp.write_bytes(MASTER)
     store.admit(PREFIX + "master.m3u8", temp, 1_750_000_000)
-    access.check_rendition(claims, SEG_720)
-    published = json.loads(heights_path(heights, PREFIX).read_text())
-    assert published["video/720p-3000k"] == 720
-    assert published["video/1080p-6000k"] == 1080
+    access.check_rendition(Claims(PREFIX, 2**40, max_height=720), SEG_720)
+    assert gate_path(gates, PREFIX, "video/720p-3000k", 720).is_file()
+    with pytest.raises(RenditionNotAllowed):
+        access.check_rendition(Claims(PREFIX, 2**40, max_height=720), SEG_1080)
+    assert not gate_path(gates, PREFIX, "video/1080p-6000k", 720).exists()
+    access.check_rendition(Claims(PREFIX, 2**40, max_height=1080), SEG_1080)
+    assert gate_path(gates, PREFIX, "video/1080p-6000k", 1080).is_file()
