@@ -3,7 +3,7 @@
 // `js_set $edge_file edge.file` names the object key (`media/assets/<id>/...`) when everything
 // matinee's Python edge would check holds: GET or HEAD; a raw path of plain characters with no
 // `.`, `..` or empty segment and no percent-encoding; a v1 token whose HMAC-SHA256 signature
-// matches the fleet's key (`$edge_key_hex`), not expired, bound to a prefix of the path and,
+// matches the fleet's key, not expired, bound to a prefix of the path and,
 // when bound to an address, to the client's; not a manifest. When the token caps the height it
 // also sets `$edge_gate`, a file that exists once the Python edge has allowed that rendition
 // folder at that cap (see gateOf); nginx checks it before serving.
@@ -15,41 +15,36 @@
 
 var crypto = require('crypto');
 
-var PLAIN = /^[A-Za-z0-9_\-.~\/]+$/;
+// Read once, when nginx loads this file: the edge starts nginx with them in its environment
+// (so the key is in no file).
+var KEY = Buffer.from(process.env.MATINEE_EDGE_KEY_HEX || '', 'hex');
+var TRUST_FORWARDED = process.env.MATINEE_EDGE_TRUST_FORWARDED === '1';
+var GATES = process.env.MATINEE_EDGE_GATES || '';
+var OPEN = GATES + '/open';
+
+var MEDIA_PATH = /^media\/assets\/[A-Za-z0-9_\-.~\/]+$/;
+// An empty, `.` or `..` segment, a trailing slash, or a manifest (the Python edge cuts those).
+var NOT_SERVED = /\/\/|\/$|(^|\/)\.\.?(\/|$)|\.m3u8$|\.mpd$/;
 var PART = /^[A-Za-z0-9_-]+$/;
-var MEDIA = 'media/assets/';
 var MAX_PATH = 1024;
 var MAX_TOKEN = 2048;
 
-function plainPath(path) {
-    if (path.length === 0 || path.length > MAX_PATH || !PLAIN.test(path)) {
-        return false;
-    }
-    var segments = path.split('/');
-    for (var i = 0; i < segments.length; i++) {
-        var s = segments[i];
-        if (s === '' || s === '.' || s === '..') {
-            return false;
-        }
-    }
-    return true;
-}
-
-function claimsOf(r, token) {
-    if (token.length > MAX_TOKEN) {
+function claimsOf(token) {
+    if (token.length > MAX_TOKEN || token.slice(0, 3) !== 'v1.') {
         return null;
     }
-    var parts = token.split('.');
-    if (parts.length !== 3 || parts[0] !== 'v1' || !PART.test(parts[1]) || !PART.test(parts[2])) {
+    var dot = token.indexOf('.', 3);
+    var payload = token.slice(3, dot);
+    var signature = token.slice(dot + 1);
+    if (dot < 0 || !PART.test(payload) || !PART.test(signature)) {
         return null;
     }
-    var key = Buffer.from(r.variables.edge_key_hex, 'hex');
-    var mac = crypto.createHmac('sha256', key).update(parts[0] + '.' + parts[1]);
-    if (mac.digest('base64url') !== parts[2]) {
+    var mac = crypto.createHmac('sha256', KEY).update(token.slice(0, dot));
+    if (mac.digest('base64url') !== signature) {
         return null;
     }
     try {
-        var claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString());
+        var claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
     } catch (e) {
         return null;
     }
@@ -61,7 +56,7 @@ function claimsOf(r, token) {
 }
 
 function clientIp(r) {
-    if (r.variables.edge_trust_forwarded === '1') {
+    if (TRUST_FORWARDED) {
         var forwarded = r.headersIn['X-Forwarded-For'];
         if (forwarded) {
             return forwarded.split(',')[0].trim();
@@ -75,41 +70,34 @@ function clientIp(r) {
 // that cap (it reads the title's master playlist to know the heights). nginx tests it with
 // `-f` (through its open-file cache); until it exists, the Python edge judges. A token without
 // a cap, or a file in no folder, needs only `gates/open`, which always exists.
-function gateOf(r, claims, path) {
-    var root = r.variables.edge_gates_root;
+function gateOf(claims, path) {
     if (claims.h === undefined) {
-        return root + '/open';
+        return OPEN;
     }
     if (!Number.isInteger(claims.h)) {
         return '';
     }
-    var rest = path.slice(claims.p.length);
-    var slash = rest.lastIndexOf('/');
-    if (slash < 0) {
-        return root + '/open';
+    var slash = path.lastIndexOf('/');
+    if (slash < claims.p.length) {
+        return OPEN;
     }
-    return root + '/' + claims.p + rest.slice(0, slash) + '/' + claims.h;
+    return GATES + '/' + path.slice(0, slash) + '/' + claims.h;
 }
 
 function file(r) {
-    if (r.method !== 'GET' && r.method !== 'HEAD') {
+    if (KEY.length === 0 || (r.method !== 'GET' && r.method !== 'HEAD')) {
         return '';
     }
     var uri = r.variables.request_uri;
-    if (uri.indexOf('?') >= 0 || uri.slice(0, 3) !== '/t/') {
-        return '';
-    }
     var slash = uri.indexOf('/', 3);
-    if (slash < 0) {
+    if (uri.slice(0, 3) !== '/t/' || slash < 0) {
         return '';
     }
-    var token = uri.slice(3, slash);
     var path = uri.slice(slash + 1);
-    if (path.slice(0, MEDIA.length) !== MEDIA || !plainPath(path)
-        || path.slice(-5) === '.m3u8' || path.slice(-4) === '.mpd') {
-        return '';
+    if (path.length > MAX_PATH || !MEDIA_PATH.test(path) || NOT_SERVED.test(path)) {
+        return '';  // also any query string or percent-encoding: not in MEDIA_PATH
     }
-    var claims = claimsOf(r, token);
+    var claims = claimsOf(uri.slice(3, slash));
     if (claims === null || Date.now() / 1000 >= claims.e) {
         return '';
     }
@@ -120,7 +108,7 @@ function file(r) {
     if (claims.ip !== undefined && claims.ip !== clientIp(r)) {
         return '';
     }
-    var gate = gateOf(r, claims, path);
+    var gate = gateOf(claims, path);
     if (gate === '') {
         return '';
     }

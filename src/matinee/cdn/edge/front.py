@@ -135,8 +135,8 @@ def _header(name: bytes, value: bytes) -> str:
     return f'        add_header {name.decode()} "{value.decode()}";\n'
 
 
-def render(config: FrontConfig, key: bytes, module: Path) -> str:
-    """nginx.conf of the front (it holds the URL-signing key: written readable by us only)."""
+def render(config: FrontConfig, module: Path) -> str:
+    """nginx.conf of the front (the key is not in it: see :func:`environment`)."""
     root = config.root
     types = "".join(f"        {ctype} {ext[1:]};\n" for ext, ctype in CONTENT_TYPES.items())
     hit_headers = _header(b"cache-control", IMMUTABLE.encode()) + "".join(
@@ -156,7 +156,7 @@ def render(config: FrontConfig, key: bytes, module: Path) -> str:
             proxy_read_timeout 60s;
             proxy_send_timeout 60s;
 """
-    return f"""# Written by matinee (matinee.cdn.edge.front) at every start. Holds a secret key.
+    return f"""# Written by matinee (matinee.cdn.edge.front) at every start.
 {nginx.preamble(root, modules=(module,))}
 http {{
     access_log off;
@@ -176,9 +176,6 @@ http {{
 
     js_path {FRONT_JS.parent};
     js_import edge from {FRONT_JS.name};
-    js_var $edge_key_hex {key.hex()};
-    js_var $edge_trust_forwarded {"1" if config.trust_forwarded else "0"};
-    js_var $edge_gates_root {config.gates};
     js_var $edge_gate;
     js_set $edge_file edge.file;
 
@@ -229,6 +226,17 @@ http {{
     }}
 }}
 """
+
+
+def environment(config: FrontConfig, key: bytes) -> dict[str, str]:
+    """What ``front.js`` reads when nginx loads it: the URL-signing key (so it is in no file),
+    whether to trust ``X-Forwarded-For``, and where the gates are."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        "MATINEE_EDGE_KEY_HEX": key.hex(),
+        "MATINEE_EDGE_TRUST_FORWARDED": "1" if config.trust_forwarded else "0",
+        "MATINEE_EDGE_GATES": str(config.gates),
+    }
 
 
 def _die_with_parent() -> None:
@@ -308,16 +316,13 @@ class NginxFront:
         self.restarts = 0
 
     def write_config(self) -> Path:
-        """Write nginx.conf (mode 0600: it holds the key) and make nginx's folders."""
+        """Write nginx.conf and make nginx's folders."""
         config = self.config
         config.root.mkdir(parents=True, exist_ok=True)
         config.gates.mkdir(parents=True, exist_ok=True)
         (config.gates / OPEN_GATE).touch()
         nginx.make_scratch(config.root)
-        text = render(config, self._key, nginx.js_module())
-        fd = os.open(config.conf_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as conf:
-            conf.write(text)
+        config.conf_path.write_text(render(config, nginx.js_module()))
         return config.conf_path
 
     async def start(self) -> None:
@@ -333,6 +338,7 @@ class NginxFront:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=environment(self.config, self._key),
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
         )
         await self._wait_listening()
