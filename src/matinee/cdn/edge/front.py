@@ -298,9 +298,9 @@ class HitLog:
         self._partial = lines.pop()
         hits = []
         for line in lines:
-            key, _, size = line.decode("utf-8", "replace").rpartition(" ")
+            key, _, size = line.rpartition(b" ")
             if key and size.isdigit():
-                hits.append((key, int(size)))
+                hits.append((key.decode("utf-8", "replace"), int(size)))
         return hits
 
 

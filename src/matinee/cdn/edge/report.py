@@ -84,6 +84,11 @@ class EdgeStats:
         self.requests.add()
         self.bytes_out.add(size)
 
+    def served_many(self, requests: int, size: int) -> None:
+        """``requests`` responses of ``size`` bytes in all (counted by someone else)."""
+        self.requests.add(requests)
+        self.bytes_out.add(size)
+
     def fetched(self, source: str, size: int) -> None:
         count = self.upstream[source]
         count.fetches += 1

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from matinee.cdn.edge import Appliance, EdgeConfig
 from matinee.cdn.edge.access import EdgeAccess
 from matinee.cdn.edge.front import (
     EdgeFrontError,
@@ -247,3 +248,26 @@ def test_the_client_address_comes_from_x_forwarded_for_only_when_trusted(tmp_pat
             assert (answer.getheader("x-edge-front") == "nginx") is trusted
         finally:
             asyncio.run(running.front.stop())
+
+
+def test_nginx_hits_reach_the_policy_in_the_order_of_their_last_hit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = EdgeConfig(
+        edge_id="e", root=tmp_path / "edge", capacity_bytes=300, policy="lru", front="nginx"
+    )
+    edge = Appliance(config, KEY, clock=FakeClock())
+    edge.store.open()
+    a, b, c = (f"{PREFIX}video/720p-3000k/{n}.m4s" for n in "abc")
+    for key in (a, b):
+        temp = edge.store.temp_path()
+        temp.write_bytes(b"x" * 150)
+        edge.store.admit(key, temp, 1_750_000_000)
+    assert edge.front is not None
+    monkeypatch.setattr(edge.front, "read_hits", lambda: [(a, 150), (b, 150), (a, 10)])
+    assert edge.count_front_hits() == 3
+    assert (edge.stats.hits, edge.store.peek(a) is not None) == (3, True)
+    temp = edge.store.temp_path()
+    temp.write_bytes(b"x" * 150)
+    edge.store.admit(c, temp, 1_750_000_000)  # full: the least recently hit goes
+    assert (a in edge.store, b in edge.store, c in edge.store) == (True, False, True)
