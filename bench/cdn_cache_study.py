@@ -15,12 +15,19 @@ offline rule (byte-aware, demand fetch only). Day 0 only warms the caches. Two r
 an infinite cache (only first requests miss) and the ideal static placement.
 
     .venv/bin/python bench/cdn_cache_study.py [--workload broadband spread] \\
-        [--plays-per-day 2000] [--days 7] [--seed 1] [--jobs 2] [--png docs/cdn-hit-ratio.png]
+        [--plays-per-day 2000] [--days 7] [--seed 1] [--jobs 2] [--png docs/cdn-hit-ratio.png] \\
+        [--strategies lru sieve s3fifo fill belady] [--capacities 0.05 0.1 0.2] [--json out.json]
+
+``--strategies`` and ``--capacities`` replay a subset (the audience sweep of the docs uses them:
+the replays are pure Python, about a microsecond per request and strategy, so a 16,000-play
+run of all strategies at every capacity takes about an hour on one core); ``--json`` writes the
+byte hit ratios for tables made elsewhere.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import sys
@@ -76,12 +83,20 @@ REAL_MEAN_BPS = 3e6
 class DailyFill:
     """The fill controller's decisions for one region, from what it could have seen."""
 
-    def __init__(self, w: Workload, catalog: Catalog, rt: RegionTrace, planner: FillPlanner[int]):
+    def __init__(
+        self,
+        w: Workload,
+        catalog: Catalog,
+        rt: RegionTrace,
+        planner: FillPlanner[int],
+        *,
+        half_life: float = DAY,
+    ):
         self._rt = rt
         self._planner = planner
         self._published = {str(t): float(p) for t, p in enumerate(catalog.published)}
         self._clock = FakeClock(start=0.0)
-        self._model = PopularityModel(self._clock, half_life=DAY)
+        self._model = PopularityModel(self._clock, half_life=half_life)
         self._recorded = 0
         self._memo: dict[int, tuple[dict[str, float], DemandShape]] = {}
 
@@ -122,8 +137,12 @@ class DailyFill:
         return plan
 
 
-def run_region(args: tuple[Workload, int, float]) -> dict[tuple[str, float], Tally]:
-    w, r, fill_fraction = args
+Task = tuple[Workload, int, float, tuple[str, ...], tuple[float, ...]]
+
+
+def run_region(args: Task) -> dict[tuple[str, float], Tally]:
+    """One region's tallies: (workload, region, fill fraction, strategies, capacities)."""
+    w, r, fill_fraction, strategies, capacities = args
     catalog = make_catalog(w)
     rt = make_trace(w, catalog, daily_weights(w, catalog), r)
     catalog_bytes = int(catalog.sizes.sum())
@@ -131,15 +150,18 @@ def run_region(args: tuple[Workload, int, float]) -> dict[tuple[str, float], Tal
     planner = FillPlanner((catalog.media(t) for t in range(w.total_titles)), bins=BINS)
     fill = DailyFill(w, catalog, rt, planner)
     out: dict[tuple[str, float], Tally] = {}
-    for frac in CAPACITIES:
+    for frac in capacities:
         cap = int(frac * catalog_bytes)
         for name, policy in (("lru", LRU), ("sieve", SIEVE), ("s3fifo", S3FIFO)):
-            index: CacheIndex[int] = policy(cap)
-            out[name, frac] = replay(rt.trace, index)
-        out["fill", frac] = replay_with_fill(
-            rt.trace, S3FIFO(cap), rt.day_starts[1:], fill.planner(int(fill_fraction * cap))
-        )
-        out["belady", frac] = replay_belady(rt.trace, cap, nexts)
+            if name in strategies:
+                index: CacheIndex[int] = policy(cap)
+                out[name, frac] = replay(rt.trace, index)
+        if "fill" in strategies:
+            out["fill", frac] = replay_with_fill(
+                rt.trace, S3FIFO(cap), rt.day_starts[1:], fill.planner(int(fill_fraction * cap))
+            )
+        if "belady" in strategies:
+            out["belady", frac] = replay_belady(rt.trace, cap, nexts)
         out["infinite", frac] = infinite_cache(rt.trace, nexts)
     return out
 
@@ -157,6 +179,31 @@ class Study:
     ideal: Bounds
     wall: float
     cpu: float
+    strategies: tuple[str, ...] = STRATEGIES
+    capacities: tuple[float, ...] = CAPACITIES
+
+    def to_json(self) -> dict[str, object]:
+        """Byte hit ratios (and what they were measured on), for tables made elsewhere."""
+        rows = []
+        for alpha, res in self.results.items():
+            for (name, frac), t in sorted(res.items()):
+                rows.append(
+                    {"alpha": alpha, "strategy": name, "capacity": frac,
+                     "byte_hit_ratio": t.byte_hit_ratio, "requests": t.requests,
+                     "requested_bytes": t.requested_bytes, "hit_bytes": t.hit_bytes,
+                     "fill_bytes": t.fill_bytes, "first_fill_bytes": t.first_fill_bytes}
+                )  # fmt: skip
+            for frac in self.capacities:
+                rows.append(
+                    {"alpha": alpha, "strategy": "ideal", "capacity": frac,
+                     "byte_hit_ratio": self.ideal[alpha][frac]}
+                )  # fmt: skip
+        w = self.workload
+        return {
+            "workload": w.workload, "plays_per_day": w.plays_per_day, "days": w.days,
+            "seed": w.seed, "titles": w.titles, "catalog_scale": w.catalog_scale,
+            "wall_s": self.wall, "cpu_s": self.cpu, "rows": rows,
+        }  # fmt: skip
 
 
 def describe(w: Workload, catalog: Catalog, alphas: list[float]) -> None:
@@ -209,17 +256,30 @@ def describe(w: Workload, catalog: Catalog, alphas: list[float]) -> None:
 
 def report(study: Study) -> None:
     results, ideal = study.results, study.ideal
+    strategies, capacities = study.strategies, study.capacities
     name = study.workload.workload
     print(f"\n### Byte hit ratio (measured days, all regions), workload `{name}`\n")
-    heads = [LABELS[s] for s in STRATEGIES] + ["Infinite cache", "Ideal static placement"]
+    heads = [LABELS[s] for s in strategies] + ["Infinite cache", "Ideal static placement"]
     print(f"| Zipf {ALPHA} | capacity | " + " | ".join(heads) + " |")
     print("|---|---|" + "---|" * len(heads))
     for alpha, res in results.items():
-        for frac in CAPACITIES:
-            cells = [f"{100 * res[s, frac].byte_hit_ratio:.1f}%" for s in STRATEGIES]
+        for frac in capacities:
+            cells = [f"{100 * res[s, frac].byte_hit_ratio:.1f}%" for s in strategies]
             cells.append(f"{100 * res['infinite', frac].byte_hit_ratio:.1f}%")
             cells.append(f"{100 * ideal[alpha][frac]:.1f}%")
             print(f"| {alpha} | {frac:.0%} | " + " | ".join(cells) + " |")
+    if {"lru", "s3fifo", "fill", "belady"} <= set(strategies):
+        egress(study)
+    if {"fill", "belady"} <= set(strategies) and 0.2 in capacities:
+        targets(study)
+    first = next(iter(results.values()))[strategies[0], capacities[0]].requests
+    print(
+        f"\n{first:,} measured requests per {ALPHA}; wall {study.wall:.0f} s, CPU {study.cpu:.0f} s"
+    )
+
+
+def egress(study: Study) -> None:
+    results = study.results
     print(
         "\n### Origin egress over the measured days (fill: misses + daily refills, sent in the "
         "fill window; the initial load, like the pull caches' warm-up day, is shown apart)\n"
@@ -230,7 +290,7 @@ def report(study: Study) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for alpha, res in results.items():
-        for frac in CAPACITIES:
+        for frac in study.capacities:
             req = res["lru", frac].requested_bytes
             f = res["fill", frac]
             refills = f.fill_bytes - f.first_fill_bytes
@@ -245,6 +305,10 @@ def report(study: Study) -> None:
                 f"{cell(f.miss_bytes + refills)} | {f.first_fill_bytes / 1e12:.2f} TB "
                 f"| {cell(res['belady', frac].miss_bytes)} |"
             )
+
+
+def targets(study: Study) -> None:
+    results, ideal = study.results, study.ideal
     print(
         "\n### Targets (fill + pull-through at 20%: >= 90% byte hit ratio, within 5 points "
         "of Belady)\n"
@@ -257,11 +321,6 @@ def report(study: Study) -> None:
             f"{100 * bel:.1f}%, gap {100 * (bel - fill):+.1f} points ({'met' if ok2 else 'MISSED'})"
             f"; ideal static placement {100 * ideal[alpha][0.2]:.1f}%"
         )
-    requests = next(iter(results.values()))["lru", CAPACITIES[0]].requests
-    print(
-        f"\n{requests:,} measured requests per {ALPHA}; wall {study.wall:.0f} s, "
-        f"CPU {study.cpu:.0f} s"
-    )
 
 
 def plot(studies: list[Study], path: Path) -> None:
@@ -274,16 +333,16 @@ def plot(studies: list[Study], path: Path) -> None:
     fig, grid = plt.subplots(
         len(studies), cols, figsize=(6 * cols, 4.6 * len(studies)), sharey=True, squeeze=False
     )
-    xs = [100 * f for f in CAPACITIES]
     for axes, st in zip(grid, studies, strict=True):
-        w = st.workload
+        w, caps = st.workload, st.capacities
+        xs = [100 * f for f in caps]
         for ax, (alpha, res) in zip(axes, st.results.items(), strict=False):
-            for s in STRATEGIES:
-                ys = [100 * res[s, f].byte_hit_ratio for f in CAPACITIES]
+            for s in st.strategies:
+                ys = [100 * res[s, f].byte_hit_ratio for f in caps]
                 ax.plot(xs, ys, "--" if s == "belady" else "-", marker="o", label=LABELS[s])
-            ys = [100 * res["infinite", f].byte_hit_ratio for f in CAPACITIES]
+            ys = [100 * res["infinite", f].byte_hit_ratio for f in caps]
             ax.plot(xs, ys, "-.", color="grey", label="Infinite cache (first requests miss)")
-            ys = [100 * st.ideal[alpha][f] for f in CAPACITIES]
+            ys = [100 * st.ideal[alpha][f] for f in caps]
             ax.plot(xs, ys, ":", color="black", label="Ideal static placement")
             ax.axhline(90, color="grey", linewidth=0.8, linestyle=":")
             ax.set_title(
@@ -303,10 +362,22 @@ def plot(studies: list[Study], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def run_study(base: Workload, alphas: list[float], fill_fraction: float, jobs: int) -> Study:
+def run_study(
+    base: Workload,
+    alphas: list[float],
+    fill_fraction: float,
+    jobs: int,
+    *,
+    strategies: tuple[str, ...] = STRATEGIES,
+    capacities: tuple[float, ...] = CAPACITIES,
+) -> Study:
     started, cpu0, child0 = time.perf_counter(), time.process_time(), sum(os.times()[2:4])
     regions = sorted(range(len(base.region_shares)), key=lambda r: -base.region_shares[r])
-    tasks = [(replace(base, alpha=x), r, fill_fraction) for x in alphas for r in regions]
+    tasks: list[Task] = [
+        (replace(base, alpha=x), r, fill_fraction, strategies, capacities)
+        for x in alphas
+        for r in regions
+    ]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         parts = pool.map_async(run_region, tasks, chunksize=1)
         catalog = make_catalog(base)
@@ -317,12 +388,13 @@ def run_study(base: Workload, alphas: list[float], fill_fraction: float, jobs: i
         }
         done = parts.get()
     results: Results = {}
-    for (w, _, _), part in zip(tasks, done, strict=True):
+    for (w, *_), part in zip(tasks, done, strict=True):
         res = results.setdefault(w.alpha, {})
         for k, tally in part.items():
             res[k] = res[k] + tally if k in res else tally
     cpu = time.process_time() - cpu0 + sum(os.times()[2:4]) - child0
-    return Study(base, results, ideal, time.perf_counter() - started, cpu)
+    wall = time.perf_counter() - started
+    return Study(base, results, ideal, wall, cpu, strategies, capacities)
 
 
 def main() -> None:
@@ -340,7 +412,20 @@ def main() -> None:
     p.add_argument("--fill-fraction", type=float, default=0.8, help="share of capacity filled")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--png", type=Path, default=DOCS / "cdn-hit-ratio.png")
+    p.add_argument(
+        "--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES),
+        help="strategies to replay (the infinite cache and ideal placement always are)",
+    )  # fmt: skip
+    p.add_argument(
+        "--capacities", type=float, nargs="+", default=list(CAPACITIES),
+        help="capacities as shares of the catalog's bytes (ideal placement: 0.05 0.1 0.2 only)",
+    )  # fmt: skip
+    p.add_argument("--json", type=Path, help="also write the hit ratios here (one file per run)")
     a = p.parse_args()
+    strategies = tuple(s for s in STRATEGIES if s in a.strategies)
+    capacities = tuple(sorted(a.capacities))
+    if not set(capacities) <= set(CAPACITIES):
+        p.error(f"--capacities: choose among {' '.join(map(str, CAPACITIES))}")
     studies = []
     for name in a.workload:
         base = Workload(
@@ -357,9 +442,13 @@ def main() -> None:
             f"seed {base.seed}"
         )
         describe(base, catalog, a.alphas)
-        study = run_study(base, a.alphas, a.fill_fraction, a.jobs)
+        study = run_study(
+            base, a.alphas, a.fill_fraction, a.jobs, strategies=strategies, capacities=capacities
+        )
         report(study)
         studies.append(study)
+    if a.json:
+        a.json.write_text(json.dumps([st.to_json() for st in studies], indent=1))
     plot(studies, a.png)
     print(f"\nplot: {a.png}")
 
