@@ -162,6 +162,7 @@ class Appliance:
             self._housekeeping = None
         await self.fills.close()
         await self.filler.close()
+        self.store.save_pins()
         if self._transport is not None:
             await self._transport.aclose()
             self._transport = None
@@ -173,6 +174,7 @@ class Appliance:
             try:
                 self.store.sweep()
                 self.store.unpin_expired()
+                self.store.save_pins()
                 if self.front is not None:
                     self.count_front_hits()
                     await self.front.keep_running()

@@ -4,12 +4,15 @@ Layout under the root::
 
     objects/media/assets/<id>/...   one file per object, named by its key
     tmp/                            fills in progress (``<random>.part``); emptied at start
+    pins.json                       proactively filled keys and until when they stay pinned
 
 A fill writes a temp file and renames it into ``objects/`` only once it is whole, so a reader
 never sees half an object and a crash leaves nothing but temp files. The file's modification
 time is set to the origin's ``Last-Modified``, so the validators the edge sends
 (:mod:`matinee.delivery.http`) are the origin's, and so the index can be rebuilt from the files
-alone at start (oldest first by the time they landed).
+alone at start (oldest first by the time they landed). Pins are saved (``save_pins``, each second
+from the edge's housekeeping and at stop) and restored at start, so a restarted edge keeps what
+the last fill pinned.
 
 The index is a :mod:`matinee.cdn.eviction` policy over keys and sizes: admitting an object
 returns the keys to evict. An evicted file is not deleted at once but ``retire_grace`` seconds
@@ -19,6 +22,7 @@ capacity by what was evicted in that time.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -79,6 +83,8 @@ class DiskStore:
         self._entries: dict[str, Entry] = {}
         self._inventory: dict[str, int] = {}
         self._pins: dict[str, float] = {}  # key -> epoch seconds it stays pinned until
+        self._pins_changed = False
+        self.pins_path = root / "pins.json"
         self._retired: deque[tuple[float, str, str]] = deque()  # (due, path, key)
 
     # -- start ---------------------------------------------------------------------------------
@@ -99,8 +105,40 @@ class DiskStore:
             self._hold(Entry(key, str(path), rep))
             for victim in evicted:
                 self._release(victim, at_once=True)
-        log.info("edge store %s: %d objects, %d bytes", self.root, len(self), self.used_bytes)
+        restored = sum(self.pin(key, until) for key, until in self._saved_pins().items())
+        self._pins_changed = False
+        log.info(
+            "edge store %s: %d objects, %d bytes, %d pinned",
+            self.root,
+            len(self),
+            self.used_bytes,
+            restored,
+        )
         return len(self._entries)
+
+    def _saved_pins(self) -> dict[str, float]:
+        try:
+            saved = json.loads(self.pins_path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            log.warning("ignoring %s: not readable as the edge's pins", self.pins_path)
+            return {}
+        if not isinstance(saved, dict):
+            return {}
+        return {
+            k: float(v) for k, v in saved.items() if isinstance(k, str) and type(v) in (int, float)
+        }
+
+    def save_pins(self) -> bool:
+        """Write the pins if they changed since the last save (atomically); whether it wrote."""
+        if not self._pins_changed:
+            return False
+        temp = self.pins_path.with_suffix(".tmp")
+        temp.write_text(json.dumps(self._pins))
+        temp.replace(self.pins_path)
+        self._pins_changed = False
+        return True
 
     def _scan(self) -> Iterator[tuple[float, str, Path, os.stat_result]]:
         base = self.objects
@@ -187,6 +225,7 @@ class DiskStore:
         self._hold(entry)
         if pinned and pin_until is not None:
             self._pins[key] = pin_until
+            self._pins_changed = True
         for victim in evicted:
             self._release(victim)
         self.sweep()
@@ -214,7 +253,8 @@ class DiskStore:
     def _release(self, key: str, *, at_once: bool = False) -> None:
         """Forget an evicted key; its file goes now (at start) or after the grace."""
         entry = self._entries.pop(key, None)
-        self._pins.pop(key, None)
+        if self._pins.pop(key, None) is not None:
+            self._pins_changed = True
         if entry is None:
             return
         self._inventory_add(key, -entry.rep.size)
@@ -257,6 +297,7 @@ class DiskStore:
             return False
         self.index.pin(key)
         self._pins[key] = max(until, self._pins.get(key, 0.0))
+        self._pins_changed = True
         return True
 
     def unpin_expired(self) -> int:
@@ -266,6 +307,7 @@ class DiskStore:
         for key in done:
             del self._pins[key]
             self.index.unpin(key)
+            self._pins_changed = True
         return len(done)
 
     @property

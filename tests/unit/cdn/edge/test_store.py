@@ -103,6 +103,29 @@ def test_pinned_objects_stay_until_their_pin_runs_out(tmp_path: Path) -> None:
     assert not Path(entry.path).exists()
 
 
+def test_pins_survive_a_restart(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = DiskStore(tmp_path, 3000, clock, retire_grace=0.0)
+    store.open()
+    kept, brief = f"{PREFIX}v/kept.m4s", f"{PREFIX}v/brief.m4s"
+    put(store, kept, 1000, pin_until=clock.time() + 3600)
+    put(store, brief, 1000, pin_until=clock.time() + 60)
+    put(store, f"{PREFIX}v/plain.m4s", 1000)
+    assert store.save_pins()
+    assert not store.save_pins()  # nothing changed since
+
+    clock.advance(120)  # the edge was down two minutes: the short pin ran out meanwhile
+    again = DiskStore(tmp_path, 3000, clock, retire_grace=0.0)
+    again.open()
+    assert again.pinned_bytes == 1000
+    for n in range(5):  # a full cache turns over; the pinned object stays
+        put(again, f"{PREFIX}v/new{n}.m4s", 1000)
+    assert kept in again
+    assert brief not in again
+    (tmp_path / "pins.json").write_text("not json")
+    assert DiskStore(tmp_path, 3000, clock).open() == 3  # unreadable pins: none, and it starts
+
+
 def test_the_index_is_rebuilt_from_disk(tmp_path: Path) -> None:
     clock = FakeClock()
     store = DiskStore(tmp_path, 10_000, clock, policy="sieve")
