@@ -274,10 +274,8 @@ def _print_migration(settings: Settings, migration: Migration) -> None:
 
 @app.command()
 def serve() -> None:
-    """Serve the platform as one process (the monolith): the page that lists and plays titles."""
-    from matinee.runtime.monolith import serve as run_server  # noqa: PLC0415
-
-    run_server(_platform())
+    """Serve the platform as one process (the monolith) with its CDN edges beside it."""
+    _serve_monolith(_platform())
 
 
 def _seed(platform: Platform, *, force: bool = False) -> None:
@@ -320,15 +318,14 @@ def seed(
 def demo(
     force: Annotated[bool, typer.Option(help="Make and ingest the samples again.")] = False,
 ) -> None:
-    """Seed the demo (sample titles, household, catalog), then serve it (what `make run` does)."""
-    from matinee.runtime.monolith import serve as run_server  # noqa: PLC0415
-
+    """Seed the demo (sample titles, household, catalog), then serve it with its CDN edges
+    (what `make run` does)."""
     platform = _platform()
     try:
         _seed(platform, force=force)
     except MatineeError as exc:
         raise _fail(exc) from exc
-    run_server(platform)
+    _serve_monolith(platform)
 
 
 @app.command()
@@ -359,15 +356,22 @@ def up(
 
 
 def _up_monolith(settings: Settings) -> None:
-    from matinee.fleet.edges import monolith_edges  # noqa: PLC0415
-    from matinee.fleet.up import prepare, write_monolith_state  # noqa: PLC0415
-    from matinee.runtime.monolith import serve as run_monolith  # noqa: PLC0415
+    from matinee.fleet.up import prepare  # noqa: PLC0415
 
     _print_migration(settings, prepare(settings))  # the one migration of `up`
-    platform = Platform(settings, migrate=False)
-    state = write_monolith_state(settings)
+    _serve_monolith(Platform(settings, migrate=False))
+
+
+def _serve_monolith(platform: Platform) -> None:
+    """The monolith until Ctrl-C, with ``MATINEE_EDGES`` edge processes beside it (the
+    embedded default: origin plus two edges), recorded for ``matinee status``."""
+    from matinee.fleet.edges import monolith_edges  # noqa: PLC0415
+    from matinee.fleet.up import write_monolith_state  # noqa: PLC0415
+    from matinee.runtime.monolith import serve as run_monolith  # noqa: PLC0415
+
+    state = write_monolith_state(platform.settings)
     try:
-        with monolith_edges(settings) as edges:  # the CDN's edge processes beside it
+        with monolith_edges(platform.settings) as edges:  # the CDN's edge processes
             run_monolith(platform, sidecars=edges)
     finally:
         state.unlink(missing_ok=True)

@@ -1,5 +1,6 @@
-"""``matinee up`` starts the CDN's edges beside the platform, in both topologies: they fill from
-the origin and from each other, a killed edge is replaced with its disk intact, ``matinee
+"""``matinee up`` starts the CDN's edges beside the platform, in both topologies, and so does
+``matinee serve`` (the monolith ``make run`` serves after seeding): they fill from the origin
+and from each other, a killed edge is replaced with its disk intact, ``matinee
 status`` lists them, and Ctrl-C stops them with the platform."""
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ class Up:
 
     def start(self) -> None:
         with (self.root / "up.log").open("wb") as out:
+            command = ["serve"] if self.topology == "serve" else ["up", "--topology", self.topology]
             self.proc = subprocess.Popen(
-                [MATINEE, "up", "--topology", self.topology],
+                [MATINEE, *command],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -121,7 +123,7 @@ class Up:
             self.proc.wait()
 
 
-@pytest.fixture(params=["monolith", "fleet"])
+@pytest.fixture(params=["monolith", "fleet", "serve"])
 def up(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Up]:
     running = Up(tmp_path, request.param)
     running.start()
