@@ -32,7 +32,6 @@ exits on its own the edge starts it again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import json
 import logging
@@ -40,6 +39,7 @@ import os
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,11 +239,22 @@ def environment(config: FrontConfig, key: bytes) -> dict[str, str]:
     }
 
 
+def _prctl() -> Callable[..., int] | None:
+    try:
+        found: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None  # not Linux: nginx is stopped by the edge, not by the kernel
+    return found
+
+
+_PRCTL = _prctl()  # looked up here, not in the forked child (no dlopen after fork)
+PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGKILL when the edge process dies (Linux)."""
-    pr_set_pdeathsig = 1
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class HitLog:
