@@ -271,3 +271,22 @@ def test_nginx_hits_reach_the_policy_in_the_order_of_their_last_hit(
     temp.write_bytes(b"x" * 150)
     edge.store.admit(c, temp, 1_750_000_000)  # full: the least recently hit goes
     assert (a in edge.store, b in edge.store, c in edge.store) == (True, False, True)
+
+
+def test_the_hit_log_is_rotated_under_a_running_nginx(front: Front) -> None:
+    good = sign()
+    front.front.hits = HitLog(front.config.hits_log, rotate_bytes=1)  # rotate at every read
+
+    def collect(count: int) -> list[tuple[str, int]]:
+        hits: list[tuple[str, int]] = []
+        deadline = time.monotonic() + 10
+        while len(hits) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+            hits += front.front.read_hits()
+        return hits
+
+    for round_ in range(3):  # each read renames the log and has nginx reopen it
+        for _ in range(2):
+            assert front.served(f"/t/{good}/{SEG_720}")
+        assert collect(2) == [(SEG_720, len(BODY))] * 2, round_
+    assert front.front.running
