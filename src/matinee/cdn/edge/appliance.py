@@ -178,6 +178,7 @@ class Appliance:
                 if self.front is not None:
                     self.count_front_hits()
                     await self.front.keep_running()
+                    self.stats.front_inflight = await self.front.in_flight() or 0
             except (OSError, MatineeError):
                 log.exception("edge housekeeping failed; it runs again in a second")
 

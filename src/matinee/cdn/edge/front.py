@@ -36,6 +36,7 @@ import ctypes
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -63,6 +64,9 @@ DOWN = json.dumps(
     }
 )
 FRONTS = ("python", "nginx", "auto")
+STATUS_PATH = "/_front/status"
+STATUS_TIMEOUT = 0.5
+_WRITING = re.compile(rb"Writing: (\d+)")
 
 
 class EdgeFrontError(MatineeError):
@@ -214,6 +218,13 @@ http {{
 
         location @edge {{
 {proxy}        }}
+
+        # nginx's own counters, for the edge's load report (from this machine only).
+        location = {STATUS_PATH} {{
+            stub_status;
+            allow 127.0.0.1;
+            deny all;
+        }}
 
         location / {{
 {proxy}        }}
@@ -393,6 +404,23 @@ class NginxFront:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    async def in_flight(self) -> int | None:
+        """Requests nginx is answering now (its ``stub_status`` "Writing", less this one), or
+        None when it does not say within ``STATUS_TIMEOUT``."""
+        config = self.config
+        try:
+            async with asyncio.timeout(STATUS_TIMEOUT):
+                reader, writer = await asyncio.open_connection(config.host, config.port)
+                try:
+                    writer.write(f"GET {STATUS_PATH} HTTP/1.0\r\n\r\n".encode())
+                    answer = await reader.read(4096)
+                finally:
+                    writer.close()
+        except (OSError, TimeoutError):
+            return None
+        found = _WRITING.search(answer)
+        return max(0, int(found.group(1)) - 1) if found else None
 
     def read_hits(self) -> list[tuple[str, int]]:
         """Hits nginx served since the last call; rotates the log when it has grown."""

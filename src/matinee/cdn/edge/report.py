@@ -4,6 +4,8 @@
 
     {"edge_id", "cluster", "region", "public_url", "healthy": bool,
      "load": {"inflight": int, "bytes_out_per_s": float, "requests_per_s": float},
+     (with nginx in front, "inflight" adds what nginx was answering at its last count, each
+     second, and the rates include its hits, read from its log each second)
      "capacity_bytes", "used_bytes", "pinned_bytes", "objects", "policy",
      "hits", "misses", "hit_ratio",
      "upstream": {"peer": {"fetches", "bytes"}, "origin": {"fetches", "bytes"},
@@ -70,6 +72,7 @@ class EdgeStats:
     hits: int = 0
     misses: int = 0
     inflight: int = 0
+    front_inflight: int = 0  # what nginx in front was answering at its last count
     requests: RateWindow = field(init=False)
     bytes_out: RateWindow = field(init=False)
     upstream: dict[str, UpstreamCount] = field(
@@ -116,7 +119,7 @@ def edge_report(
         "public_url": config.url,
         "healthy": healthy,
         "load": {
-            "inflight": stats.inflight,
+            "inflight": stats.inflight + stats.front_inflight,
             "bytes_out_per_s": round(stats.bytes_out.per_second(), 1),
             "requests_per_s": round(stats.requests.per_second(), 2),
         },

@@ -290,3 +290,16 @@ def test_the_hit_log_is_rotated_under_a_running_nginx(front: Front) -> None:
             assert front.served(f"/t/{good}/{SEG_720}")
         assert collect(2) == [(SEG_720, len(BODY))] * 2, round_
     assert front.front.running
+
+
+def test_nginx_says_how_many_requests_it_is_answering(front: Front) -> None:
+    assert asyncio.run(front.front.in_flight()) == 0  # idle (its own status request left out)
+    conn = http.client.HTTPConnection("127.0.0.1", front.config.port, timeout=5)
+    try:  # a response nginx is still sending: 10 MB to a reader that does not read
+        big = front.objects / PREFIX / "big.m4s"
+        big.write_bytes(b"x" * 10_000_000)
+        conn.request("GET", f"/t/{sign()}/{PREFIX}big.m4s")
+        time.sleep(0.3)
+        assert asyncio.run(front.front.in_flight()) == 1
+    finally:
+        conn.close()
