@@ -20,6 +20,8 @@ from typing import Any
 
 import psutil
 
+from matinee.cdn.nginx import nginx_binary
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -56,10 +58,6 @@ def require_tools(*tools: str) -> None:
     for tool in tools:
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             raise SystemExit(f"{tool} is not installed: run scripts/test-deps.sh")
-
-
-def nginx_binary() -> str:
-    return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def stop_processes(procs: Mapping[str, subprocess.Popen[bytes]], timeout: float = 20.0) -> None:

@@ -48,7 +48,6 @@ from _common import (
     cpu_seconds,
     free_port,
     get,
-    nginx_binary,
     require_tools,
     run_wrk,
     stop_processes,
@@ -57,6 +56,7 @@ from _common import (
     wrk_errors,
 )
 
+from matinee.cdn.nginx import nginx_binary
 from matinee.clock import SystemClock
 from matinee.delivery.tokens import UrlSigner
 

@@ -31,8 +31,7 @@ class RenditionGuard:
         self._dirs: OrderedDict[str, dict[str, int]] = OrderedDict()
         self._lock = threading.Lock()  # the origin's sync routes run on a thread pool
 
-    def folders(self, prefix: str) -> dict[str, int]:
-        """Rendition folder -> height under ``prefix`` (empty without a master playlist)."""
+    def _folders(self, prefix: str) -> dict[str, int]:
         with self._lock:
             known = self._dirs.get(prefix)
             if known is not None:
@@ -50,7 +49,7 @@ class RenditionGuard:
         """Raise RenditionNotAllowed if ``path`` (under ``prefix``) is in a rendition folder
         taller than ``max_height``."""
         folder = posixpath.dirname(path[len(prefix) :])
-        height = self.folders(prefix).get(folder) if folder else None
+        height = self._folders(prefix).get(folder) if folder else None
         if height is not None and height > max_height:
             raise RenditionNotAllowed(
                 f"Your plan plays video up to {max_height} pixels tall; this one is {height}."
