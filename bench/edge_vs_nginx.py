@@ -1,15 +1,17 @@
 """Benchmark: the edge appliance's hit path against nginx serving the same files from disk.
 
-One run, real processes on loopback: an edge (``python -m matinee.cdn.edge``: granian's
-embedded server, one worker, hits sent with ASGI ``pathsend``), the same edge with its optional
-RAM tier (``--memory-bytes``: hot objects sent as a body), the same edge with nginx in front
-(``--front nginx``: nginx's njs script checks the token and sends hits with ``sendfile``; the
-Python edge behind it counts them from nginx's hit log), and plain nginx (one worker,
-``sendfile on``, ``open_file_cache``), all four serving the very same files: every edge and
-nginx read one edge's ``objects/`` folder. The edges are warm (the files are on their disk and
-their index is rebuilt from them at start), so every request is a hit. Edge requests carry a
+One run, real processes on loopback: an edge (``python -m matinee.cdn.edge``: granian's embedded
+server, one worker, hits sent with ASGI ``pathsend``), the same edge with its optional RAM tier
+(``--memory-bytes``: hot objects sent as a body), the same edge with nginx in front (``--front
+nginx``: nginx sends hits with ``sendfile`` once the Python edge behind it has granted that
+token that folder, and the Python edge counts them from nginx's hit log), and plain nginx (one
+worker, ``sendfile on``, ``open_file_cache``), all four serving the very same files: every edge
+and nginx read one edge's ``objects/`` folder. The edges are warm (the files are on their disk
+and their index is rebuilt from them at start), so every request is a hit. Edge requests carry a
 signed token as a player's does (one per title, with the plan's height cap, so the rendition
-folder is checked too), checked on every request; nginx's are plain paths.
+folder is checked too), checked on every request (by the Python edge, or by nginx's test of the
+grant the Python edge made at the token's first request in each folder); nginx's are plain
+paths.
 
 For each segment size (1 MB and 100 KB; 64 distinct files each, so the servers read from the
 page cache, not from one hot file), wrk runs ``-t1 -cN`` (closed loop) against each server in

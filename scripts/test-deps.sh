@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite and the benchmarks need beyond .venv and the npm players:
 # Debian Chromium (driven by Playwright, never Playwright's own browser download), nginx (the
-# reference reverse proxy in the gateway benchmark, the CDN tier, and with its njs module the
-# edges' hit path), wrk (the load generator), and the database
+# reference reverse proxy in the gateway benchmark, the CDN tier and the edges' hit path), wrk (the load generator), and the database
 # and cache servers the integration tests run against: PostgreSQL, MariaDB and memcached.
 # Idempotent and quiet on success; `make test` and `make bench` run it first. Nothing is started
 # here, and nothing is left running: the tests and benchmarks start their own servers on
@@ -16,7 +15,6 @@ sudo_if_needed() {
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || missing+=(libnginx-mod-http-js)
 [ -x /usr/bin/wrk ] || missing+=(wrk)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)

@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     edge_front: Literal["auto", "nginx", "python"] = Field(
         default="auto",
         description="Who serves edge hits: nginx in front of each edge (as Open Connect "
-        "appliances do), granian alone, or nginx when nginx and its njs module are installed",
+        "appliances do), granian alone, or nginx when nginx is installed",
     )
     edge_region: str = Field(default="local", description="Region the local edges serve")
     edge_cluster: str = Field(default="local-a", description="Cluster of the local edges")

@@ -9,15 +9,12 @@ that folder as nginx's prefix.
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
 from matinee.errors import MatineeError
 
 NGINX = "nginx"
-JS_MODULE = "ngx_http_js_module.so"
 
 
 class NginxMissing(MatineeError):
@@ -33,28 +30,15 @@ def nginx_binary() -> str:
     return found
 
 
-def js_module() -> Path:
-    """The njs module's file (``libnginx-mod-http-js`` on Debian), from nginx's modules path."""
-    built = subprocess.run(
-        [nginx_binary(), "-V"], capture_output=True, text=True, check=False, timeout=10
-    )
-    found = re.search(r"--modules-path=(\S+)", built.stderr)
-    folders = [Path(found.group(1))] if found else []
-    folders += [Path("/usr/lib/nginx/modules"), Path("/usr/share/nginx/modules")]
-    for folder in folders:
-        if (folder / JS_MODULE).is_file():
-            return folder / JS_MODULE
-    raise NginxMissing("nginx's JavaScript module is not installed (libnginx-mod-http-js)")
-
-
-def preamble(root: Path, *, modules: tuple[Path, ...] = ()) -> str:
-    """The top of a config: modules, one process in the foreground, pid and error log."""
-    loads = "".join(f"load_module {module};\n" for module in modules)
-    return f"""{loads}daemon off;
+def preamble(root: Path) -> str:
+    """The top of a config: one process in the foreground, pid and error log, compiled
+    regular expressions."""
+    return f"""daemon off;
 master_process off;
 worker_processes 1;
 pid {root}/nginx.pid;
 error_log {root}/error.log warn;
+pcre_jit on;
 
 events {{
     worker_connections 4096;

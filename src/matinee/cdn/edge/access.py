@@ -8,17 +8,14 @@
   come from the title's HLS master playlist, which the edge must hold to judge: when it does
   not, :class:`MasterNeeded` tells the caller to fill it first, so a missing master is never
   taken for a title without renditions (only the origin's 404 says so).
-* With nginx in front (:mod:`matinee.cdn.edge.front`), each rendition folder allowed at a cap
-  gets its gate file (``gates/<prefix><folder>/<cap>``), so nginx serves the next requests of
-  that folder at that cap itself.
+* With nginx in front (:mod:`matinee.cdn.edge.front`), a request that passed every check gets
+  its grant (:class:`matinee.cdn.edge.front.Grants`): nginx serves the next requests of that
+  token, from that client, in that folder itself.
 """
 
 from __future__ import annotations
 
-import posixpath
-from pathlib import Path
-
-from matinee.cdn.edge.front import gate_path
+from matinee.cdn.edge.front import Grants
 from matinee.cdn.edge.store import DiskStore
 from matinee.delivery.access import RenditionGuard
 from matinee.delivery.paths import safe_path
@@ -39,13 +36,14 @@ class MasterNeeded(Exception):
 class EdgeAccess:
     """Token and rendition checks for one edge."""
 
-    def __init__(self, signer: UrlSigner, store: DiskStore, *, gates: Path | None = None) -> None:
+    def __init__(
+        self, signer: UrlSigner, store: DiskStore, *, grants: Grants | None = None
+    ) -> None:
         self.signer = signer
         self._store = store
         self._claims: dict[str, Claims] = {}
         self._no_master: set[str] = set()
-        self._gates = gates
-        self._opened: set[tuple[str, str, int]] = set()
+        self._grants = grants
         self.guard = RenditionGuard(self._read_master)
 
     def claims(self, token: str, path: str, *, client_ip: str | None) -> Claims:
@@ -65,21 +63,12 @@ class EdgeAccess:
         the title's master playlist must be filled first."""
         if claims.max_height is not None:
             self.guard.check(claims.prefix, path, claims.max_height)
-            if self._gates is not None:
-                self._open_gate(claims.prefix, path, claims.max_height)
 
-    def _open_gate(self, prefix: str, path: str, cap: int) -> None:
-        """Let nginx serve ``path``'s folder at ``cap`` from now on (the guard allowed it)."""
-        folder = posixpath.dirname(path[len(prefix) :])
-        memo = (prefix, folder, cap)
-        if self._gates is None or not folder or memo in self._opened:
-            return
-        gate = gate_path(self._gates, prefix, folder, cap)
-        gate.parent.mkdir(parents=True, exist_ok=True)
-        gate.touch()
-        if len(self._opened) >= MAX_REMEMBERED:
-            self._opened.clear()
-        self._opened.add(memo)
+    def grant(self, token: str, claims: Claims, path: str, *, client_ip: str | None) -> None:
+        """``path`` passed every check for ``token`` from ``client_ip``: with nginx in front, let
+        it serve that folder to that client with that token from now on."""
+        if self._grants is not None:
+            self._grants.grant(client_ip, token, path, claims.expires, self.signer.clock.time())
 
     def master_missing(self, prefix: str) -> None:
         """The origin has no master playlist under ``prefix``: nothing to refuse there."""

@@ -120,12 +120,14 @@ class EdgeApp:
         path = _decoded(parts[3])
         token = parts[2].decode("latin-1")
         edge = self.edge
-        claims = edge.access.claims(token, path, client_ip=self._client_ip(scope))
+        client_ip = self._client_ip(scope)
+        claims = edge.access.claims(token, path, client_ip=client_ip)
         if not path.startswith(MEDIA_PREFIX):
             await _error(send, 404, "not_found", "Only packaged assets are served.")
             return
         if claims.max_height is not None:
             await self._check_rendition(claims, path)
+        edge.access.grant(token, claims, path, client_ip=client_ip)
         stats = edge.stats
         stats.inflight += 1
         try:

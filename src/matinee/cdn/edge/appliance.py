@@ -64,11 +64,10 @@ class Appliance:
                     backend_port=config.backend_port,
                     edge_id=config.edge_id,
                     trust_forwarded=config.trust_forwarded,
-                ),
-                signing_key,
+                )
             )
-        gates = self.front.config.gates if self.front is not None else None
-        self.access = EdgeAccess(signer, self.store, gates=gates)
+        grants = self.front.grants if self.front is not None else None
+        self.access = EdgeAccess(signer, self.store, grants=grants)
         self._transport: HttpTransport | None = None
         self.discovery: DiscoveryClient | None = None
         if config.registry_urls:
@@ -177,6 +176,7 @@ class Appliance:
                 self.store.save_pins()
                 if self.front is not None:
                     self.count_front_hits()
+                    self.front.grants.sweep(self.clock.time())
                     await self.front.keep_running()
                     self.stats.front_inflight = await self.front.in_flight() or 0
             except (OSError, MatineeError):

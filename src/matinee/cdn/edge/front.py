@@ -3,22 +3,25 @@ keeps the control plane, nginx sends the bytes.
 
 With ``--front nginx`` an edge is two processes on one port:
 
-* **nginx** listens on the edge's public address. For ``GET|HEAD /t/<token>/media/assets/...``
-  its njs script (``front.js``) checks everything the Python edge would: a plain path (no ``.``,
-  ``..``, empty segment or percent-encoding), the token's HMAC-SHA256 signature with the fleet's
-  key, its expiry, path prefix and client address. A token with a height cap is served only
-  once the gate file ``gates/<prefix><folder>/<cap>`` exists: the Python edge makes it when it
-  has allowed that rendition folder at that cap (it reads the title's master playlist to know),
-  so nginx never reads a playlist and a check costs one cached ``stat``. When all hold and the
-  object is on disk, nginx answers from the edge's
-  ``objects/`` folder with ``sendfile``: ranges, conditional requests, the origin's validators
-  (the files carry its modification time, and the ETag is nginx's format everywhere), immutable
-  caching and CORS. Manifests are left to the Python edge (it cuts them to the token's height).
+* **nginx** listens on the edge's public address and answers ``GET|HEAD
+  /t/<token>/media/assets/...`` from the edge's ``objects/`` folder with ``sendfile`` (ranges,
+  conditional requests, the origin's validators, immutable caching, CORS) when two things hold,
+  both checked by nginx itself, with no script: the raw request is plain (a regular expression
+  over ``$request_uri``: a v1-shaped token, segments of plain characters, none empty or starting
+  with a dot, no percent-encoding, no query string, not a manifest), and a **grant** exists for
+  it: the file ``grants/<client address>/<token>/<folder>/.grant``, which the Python edge makes
+  once it has allowed a request of that token, from that address, in that folder (signature,
+  expiry, path prefix, bound address and height cap, all of them). So nginx never holds the
+  URL-signing key, and a check costs one ``stat`` through its open-file cache.
+  :class:`Grants` removes a token's grants ``GRANT_MARGIN`` seconds before it expires, so nginx
+  (which may trust a cached ``stat`` for ``open_file_cache_valid``) never serves a token past its
+  expiry: the last seconds of a token's life are judged by the Python edge.
 * **Everything else goes to the Python edge unchanged** (``proxy_pass`` with the raw request
-  URI): misses (filled from a peer, then the origin), refusals (400/403 in plain words),
-  manifests, peers' requests, ``/edge/report``, ``/edge/fill``, health. The client's address
-  travels in ``X-Forwarded-For``. So nginx never refuses anything itself, and every answer other
-  than a hit is the Python edge's.
+  URI): the first request of each token in each folder, misses (filled from a peer, then the
+  origin), refusals (400/403 in plain words), manifests (cut to the token's height), peers'
+  requests, ``/edge/report``, ``/edge/fill``, health. The client's address travels in
+  ``X-Forwarded-For``. So nginx never refuses anything itself, and every answer other than a
+  hit is the Python edge's.
 * **Hits reach the eviction policy** through nginx's access log: nginx logs the key and bytes of
   each object it served (buffered, flushed every second); the edge reads the new lines each
   second (:class:`HitLog`), counts them in its report and touches the keys in its policy.
@@ -26,17 +29,19 @@ With ``--front nginx`` an edge is two processes on one port:
 
 nginx runs as one process beside the Python edge, started and stopped by it; it dies with the
 edge (``PR_SET_PDEATHSIG``), so a killed edge never leaves nginx holding the port, and if nginx
-exits on its own the edge starts it again.
+exits on its own the edge starts it again (with no grants: they are made again as requests come).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,12 +56,17 @@ from matinee.runtime.server import accepts_connections
 
 log = logging.getLogger(__name__)
 
-FRONT_JS = Path(__file__).with_name("front.js")
 HITS_LOG = "hits.log"
 ROTATE_BYTES = 16 << 20
 START_SECONDS = 10.0
 STOP_SECONDS = 10.0
-OPEN_GATE = "open"
+# How long nginx may trust a cached stat (a grant's or an object's), in seconds.
+STAT_VALID_S = 2
+# A token's grants go this long before it expires: nginx's cached stat, plus the housekeeping
+# second that sweeps them, plus slack. The Python edge judges the token's last seconds itself.
+GRANT_MARGIN_S = STAT_VALID_S + 3.0
+MAX_GRANTS = 100_000  # (address, token, folder) grants at once; past it the Python edge serves
+GRANT_FILE = ".grant"  # no path segment nginx serves starts with a dot: never an object's name
 DOWN = json.dumps(
     {
         "error": "edge_unavailable",
@@ -67,6 +77,21 @@ FRONTS = ("python", "nginx", "auto")
 STATUS_PATH = "/_front/status"
 STATUS_TIMEOUT = 0.5
 _WRITING = re.compile(rb"Writing: (\d+)")
+
+
+# What nginx may answer itself, on the raw request line (the same patterns in nginx.conf and
+# here, so the Python edge grants only what nginx could use): a v1-shaped token short enough to
+# be a file name, then a media path of plain segments (none empty or starting with a dot, no
+# percent-encoding, no query string), and not a manifest (the Python edge cuts those).
+TOKEN_PATTERN = r"v1\.[A-Za-z0-9_-]{1,200}\.[A-Za-z0-9_-]{43}"  # noqa: S105 - a shape
+_SEGMENT = r"[A-Za-z0-9_~-][A-Za-z0-9_.~-]*"
+FOLDER_PATTERN = rf"media/assets/(?:{_SEGMENT}/)*"
+LEAF_PATTERN = rf"{_SEGMENT}(?<!\.m3u8)(?<!\.mpd)"
+OBJECT_PATTERN = FOLDER_PATTERN + LEAF_PATTERN
+ADDRESS_PATTERN = r"[0-9A-Fa-f.:]{2,45}"
+_TOKEN = re.compile(TOKEN_PATTERN)
+_OBJECT = re.compile(rf"(?P<folder>{FOLDER_PATTERN}){LEAF_PATTERN}")
+_ADDRESS = re.compile(ADDRESS_PATTERN)
 
 
 class EdgeFrontError(MatineeError):
@@ -92,17 +117,77 @@ class FrontConfig:
         return self.root / "nginx.conf"
 
     @property
-    def gates(self) -> Path:
-        return self.root / "gates"
+    def grants(self) -> Path:
+        return self.root / "grants"
 
     @property
     def hits_log(self) -> Path:
         return self.root / HITS_LOG
 
 
-def gate_path(gates: Path, prefix: str, folder: str, cap: int) -> Path:
-    """The file that lets nginx serve ``folder`` (under a signed ``prefix``) at height ``cap``."""
-    return gates / prefix / folder / str(cap)
+class Grants:
+    """The files that let nginx serve what the Python edge has allowed: one per (client address,
+    token, folder), ``<root>/<address>/<token>/<folder>/.grant``, each token's removed
+    ``margin`` seconds before it expires (:meth:`sweep`, every second)."""
+
+    def __init__(
+        self, root: Path, *, margin: float = GRANT_MARGIN_S, limit: int = MAX_GRANTS
+    ) -> None:
+        self.root = root
+        self._margin = margin
+        self._limit = limit
+        self._granted: dict[tuple[str, str], tuple[int, set[str]]] = {}
+        self._count = 0
+
+    def reset(self) -> None:
+        """No grants (nginx is about to start)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._granted.clear()
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def path(self, address: str, token: str, folder: str) -> Path:
+        return self.root / address / token / folder / GRANT_FILE
+
+    def grant(self, address: str | None, token: str, path: str, expires: int, now: float) -> bool:
+        """Let nginx serve ``path``'s folder to ``address`` with ``token`` (which the caller has
+        allowed for ``path``, from ``address``, until ``expires``). False when nginx could not
+        use it (an odd address, token or path, too close to expiry, too many grants)."""
+        if address is None or not _ADDRESS.fullmatch(address) or not _TOKEN.fullmatch(token):
+            return False
+        found = _OBJECT.fullmatch(path)
+        if found is None or expires - self._margin <= now:
+            return False
+        folder = found.group("folder")
+        entry = self._granted.get((address, token))
+        if entry is not None and folder in entry[1]:
+            return True
+        if self._count >= self._limit:
+            return False
+        grant = self.path(address, token, folder)
+        grant.parent.mkdir(parents=True, exist_ok=True)
+        grant.touch()
+        if entry is None:
+            entry = self._granted[(address, token)] = (expires, set())
+        entry[1].add(folder)
+        self._count += 1
+        return True
+
+    def sweep(self, now: float) -> int:
+        """Remove the grants of tokens that expire within the margin; how many went."""
+        due = [key for key, (expires, _) in self._granted.items() if expires - self._margin <= now]
+        removed = 0
+        for address, token in due:
+            _, folders = self._granted.pop((address, token))
+            shutil.rmtree(self.root / address / token, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                (self.root / address).rmdir()  # when it was the address's last token
+            removed += len(folders)
+        self._count -= removed
+        return removed
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -114,9 +199,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def available() -> str | None:
-    """Why nginx cannot front an edge here (no nginx, no njs module), or None when it can."""
+    """Why nginx cannot front an edge here (no nginx), or None when it can."""
     try:
-        nginx.js_module()
+        nginx.nginx_binary()
     except nginx.NginxMissing as exc:
         return str(exc)
     return None
@@ -139,8 +224,9 @@ def _header(name: bytes, value: bytes) -> str:
     return f'        add_header {name.decode()} "{value.decode()}";\n'
 
 
-def render(config: FrontConfig, module: Path) -> str:
-    """nginx.conf of the front (the key is not in it: see :func:`environment`)."""
+def render(config: FrontConfig) -> str:
+    """nginx.conf of the front (no key in it: nginx never checks a signature, see
+    :class:`Grants`)."""
     root = config.root
     types = "".join(f"        {ctype} {ext[1:]};\n" for ext, ctype in CONTENT_TYPES.items())
     hit_headers = _header(b"cache-control", IMMUTABLE.encode()) + "".join(
@@ -149,6 +235,19 @@ def render(config: FrontConfig, module: Path) -> str:
     hit_headers += _header(b"x-cache", b"HIT") + _header(b"x-served-by", config.edge_id.encode())
     hit_headers += _header(b"x-edge-front", b"nginx")  # this hit never reached Python
     forwarded = "$proxy_add_x_forwarded_for" if config.trust_forwarded else "$remote_addr"
+    if config.trust_forwarded:  # the first address in X-Forwarded-For, as the Python edge reads
+        client = f"""    map $http_x_forwarded_for $edge_client {{
+        "~^\\s*(?<edge_first>{ADDRESS_PATTERN})\\s*(?:,|$)" $edge_first;
+        "" $remote_addr;
+        default -;
+    }}
+"""
+    else:
+        client = """    map $remote_addr $edge_client {
+        default $remote_addr;
+    }
+"""
+    request = f"^(?:GET|HEAD) /t/(?<edge_token>{TOKEN_PATTERN})/"
     proxy = f"""            proxy_pass http://edge$request_uri;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -161,7 +260,7 @@ def render(config: FrontConfig, module: Path) -> str:
             proxy_send_timeout 60s;
 """
     return f"""# Written by matinee (matinee.cdn.edge.front) at every start.
-{nginx.preamble(root, modules=(module,))}
+{nginx.preamble(root)}
 http {{
     access_log off;
     server_tokens off;
@@ -172,17 +271,24 @@ http {{
     client_max_body_size 5m;
     max_ranges 1;
     open_file_cache max=10000 inactive=30s;
-    open_file_cache_valid 2s;
+    open_file_cache_valid {STAT_VALID_S}s;
 {nginx.scratch_paths(root)}
     types {{
 {types}    }}
     default_type application/octet-stream;
 
-    js_path {FRONT_JS.parent};
-    js_import edge from {FRONT_JS.name};
-    js_var $edge_gate;
-    js_set $edge_file edge.file;
-
+    # A plain request for a media object: the object's key, else "".
+    map "$request_method $request_uri" $edge_object {{
+        "~{request}(?<edge_key>{OBJECT_PATTERN})$" $edge_key;
+        default "";
+    }}
+    # Its grant, relative to the client's folder of grants.
+    map "$request_method $request_uri" $edge_grant {{
+        "~{request}(?<edge_folder>{FOLDER_PATTERN}){LEAF_PATTERN}$"
+            $edge_token/$edge_folder{GRANT_FILE};
+        default "";
+    }}
+{client}
     map $status $edge_logged {{
         200 1;
         206 1;
@@ -203,13 +309,12 @@ http {{
         recursive_error_pages on;
 
         location /t/ {{
-            set $edge_object $edge_file;
             error_page 418 = @edge;
             error_page 502 504 = @down;
             if ($edge_object = "") {{
                 return 418;
             }}
-            if (!-f $edge_gate) {{
+            if (!-f {config.grants}/$edge_client/$edge_grant) {{
                 return 418;
             }}
             try_files /$edge_object @edge;
@@ -237,17 +342,6 @@ http {{
     }}
 }}
 """
-
-
-def environment(config: FrontConfig, key: bytes) -> dict[str, str]:
-    """What ``front.js`` reads when nginx loads it: the URL-signing key (so it is in no file),
-    whether to trust ``X-Forwarded-For``, and where the gates are."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-        "MATINEE_EDGE_KEY_HEX": key.hex(),
-        "MATINEE_EDGE_TRUST_FORWARDED": "1" if config.trust_forwarded else "0",
-        "MATINEE_EDGE_GATES": str(config.gates),
-    }
 
 
 def _prctl() -> Callable[..., int] | None:
@@ -329,9 +423,9 @@ class HitLog:
 class NginxFront:
     """nginx serving the edge's hits, as a child of the edge process."""
 
-    def __init__(self, config: FrontConfig, key: bytes) -> None:
+    def __init__(self, config: FrontConfig) -> None:
         self.config = config
-        self._key = key
+        self.grants = Grants(config.grants)
         self.hits = HitLog(config.hits_log)
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = False
@@ -341,10 +435,9 @@ class NginxFront:
         """Write nginx.conf and make nginx's folders."""
         config = self.config
         config.root.mkdir(parents=True, exist_ok=True)
-        config.gates.mkdir(parents=True, exist_ok=True)
-        (config.gates / OPEN_GATE).touch()
+        self.grants.reset()
         nginx.make_scratch(config.root)
-        config.conf_path.write_text(render(config, nginx.js_module()))
+        config.conf_path.write_text(render(config))
         return config.conf_path
 
     async def start(self) -> None:
@@ -360,7 +453,7 @@ class NginxFront:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env=environment(self.config, self._key),
+            env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")},
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
         )
         await self._wait_listening()

@@ -1,5 +1,6 @@
-"""nginx in front of an edge: what its njs script lets nginx serve from disk (everything else is
-handed to the Python edge), the hit log the edge reads back, and the heights sidecar.
+"""nginx in front of an edge: what nginx serves from disk itself (a plain request the Python edge
+has granted; everything else is handed to the Python edge), the grants, and the hit log the
+edge reads back.
 
 The decision tests run a real nginx with nothing behind it: a request nginx serves answers 200
 with ``x-edge-front: nginx``; one it hands over gets the front's own 503 (no Python edge here),
@@ -16,22 +17,20 @@ from pathlib import Path
 import pytest
 
 from matinee.cdn.edge import Appliance, EdgeConfig
-from matinee.cdn.edge.access import EdgeAccess
 from matinee.cdn.edge.front import (
+    GRANT_MARGIN_S,
     EdgeFrontError,
     FrontConfig,
+    Grants,
     HitLog,
     NginxFront,
     choose,
     free_port,
-    gate_path,
 )
-from matinee.cdn.edge.store import DiskStore
 from matinee.clock import FakeClock, SystemClock
-from matinee.delivery.errors import RenditionNotAllowed
 from matinee.delivery.tokens import Claims, UrlSigner
 
-from .harness import MASTER, PREFIX, SEG_720, SEG_1080
+from .harness import PREFIX, SEG_720, SEG_1080
 
 KEY = b"front-signing-key-for-the-tests-0"
 BODY = b"segment bytes " * 1000
@@ -58,7 +57,7 @@ class Front:
             backend_port=free_port(),
             edge_id="edge-t",
         )
-        self.front = NginxFront(self.config, KEY)
+        self.front = NginxFront(self.config)
 
     def get(self, path: str, method: str = "GET") -> tuple[int, bool]:
         """Status, and whether nginx served it itself."""
@@ -79,12 +78,11 @@ class Front:
         assert status == 503, (path, status)  # handed to the (absent) Python edge
         return False
 
-    def open_gate(self, key: str, cap: int) -> None:
-        """What the Python edge does once it has allowed ``key``'s folder at ``cap``."""
-        folder = key.removeprefix(PREFIX).rsplit("/", 1)[0]
-        gate = gate_path(self.config.gates, PREFIX, folder, cap)
-        gate.parent.mkdir(parents=True, exist_ok=True)
-        gate.touch()
+    def grant(self, token: str, key: str, address: str = "127.0.0.1") -> None:
+        """What the Python edge does once it has allowed ``token`` to fetch ``key`` from
+        ``address``."""
+        granted = self.front.grants.grant(address, token, key, int(time.time()) + 600, time.time())
+        assert granted, (token, key)
 
 
 @pytest.fixture
@@ -97,68 +95,94 @@ def front(tmp_path: Path) -> Iterator[Front]:
         asyncio.run(running.front.stop())
 
 
-def test_nginx_serves_only_what_the_python_edge_would_allow(front: Front) -> None:
+def test_nginx_serves_only_plain_requests_the_python_edge_has_granted(front: Front) -> None:
     good = sign()
-    version, payload, signature = good.split(".")
-    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
-    forged = sign(ttl=10**6).split(".")[1]  # claims this signature was not made for
+    assert not front.served(f"/t/{good}/{SEG_720}")  # not granted yet: the Python edge judges
+    front.grant(good, SEG_720)
     assert front.served(f"/t/{good}/{SEG_720}")
     assert front.served(f"/t/{good}/{SEG_720}", "HEAD")
-    assert front.served(f"/t/{good}/{PREFIX}thumb.jpg")
+    for name in ("init.mp4", "playlist.m3u8"):
+        (front.objects / PREFIX / "video/720p-3000k" / name).write_bytes(BODY)
+    assert front.served(f"/t/{good}/{PREFIX}video/720p-3000k/init.mp4")  # the same folder
+    version, payload, signature = good.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     handed_over = [
-        f"/t/{version}.{payload}.{flipped}/{SEG_720}",  # altered signature
-        f"/t/{version}.{forged}.{signature}/{SEG_720}",  # payload of another token
-        f"/t/{good.replace('v1.', 'v2.', 1)}/{SEG_720}",
-        f"/t/{good}.extra/{SEG_720}",
-        f"/t/not-a-token/{SEG_720}",
-        f"/t/{'x' * 3000}/{SEG_720}",
-        f"/t/{sign(key=b'another-key-altogether-0123456789')}/{SEG_720}",
-        f"/t/{sign(ttl=-1)}/{SEG_720}",  # expired
-        f"/t/{sign('media/assets/other/')}/{SEG_720}",  # another title
-        f"/t/{sign(client_ip='10.1.2.3')}/{SEG_720}",  # another client
-        f"/t/{good}/{PREFIX}master.m3u8",  # manifests: the Python edge cuts them
+        f"/t/{version}.{payload}.{flipped}/{SEG_720}",  # altered signature: another token
+        f"/t/{sign(ttl=900)}/{SEG_720}",  # another token, even a good one, until granted
+        f"/t/{good}/{SEG_1080}",  # another folder
+        f"/t/{good}/{PREFIX}thumb.jpg",  # the title's own folder is a folder too
+        f"/t/{good}/{PREFIX}video/720p-3000k/playlist.m3u8",  # manifests: cut by the Python edge
         f"/t/{good}/{SEG_720}?x=1",
         f"/t/{good}/{PREFIX}video/720p-3000k/%30%30001.m4s",  # any percent-encoding
         f"/t/{good}/{PREFIX}video/../video/720p-3000k/00001.m4s",
+        f"/t/{good}/{PREFIX}video/./720p-3000k/00001.m4s",
         f"/t/{good}/{PREFIX}video//720p-3000k/00001.m4s",
-        f"/t/{good}/{PREFIX}missing.m4s",  # a miss
+        f"/t/{good}/{PREFIX}video/720p-3000k/missing.m4s",  # granted, but a miss
+        f"/t/{good}.extra/{SEG_720}",
         f"/t/{good}",
         "/edge/report",
     ]
     for path in handed_over:
         assert not front.served(path), path
     assert not front.served(f"/t/{good}/{SEG_720}", "DELETE")
-    assert front.served(f"/t/{sign(client_ip='127.0.0.1')}/{SEG_720}")
+    other = sign(ttl=1200)
+    front.grant(other, SEG_720, address="10.1.2.3")
+    assert not front.served(f"/t/{other}/{SEG_720}")  # granted to another client
 
 
 def test_traversal_never_reaches_a_file_outside_the_objects(front: Front) -> None:
     secret = front.objects.parent / "secret.txt"
     secret.write_bytes(b"secret")
     good = sign()
+    front.grant(good, SEG_720)
+    front.grant(good, PREFIX + "thumb.jpg")
     for path in (
         f"{PREFIX}../../../secret.txt",
         f"{PREFIX}%2e%2e/%2e%2e/%2e%2e/secret.txt",
         f"{PREFIX}%252e%252e/%252e%252e/secret.txt",
         f"{PREFIX}..%5c..%5csecret.txt",
+        f"{PREFIX}video/720p-3000k/../../../../secret.txt",
     ):
         status, by_nginx = front.get(f"/t/{good}/{path}")
         assert not by_nginx, path
         assert status in (400, 503), (path, status)  # nginx's own 400, or handed over
 
 
-def test_a_height_cap_is_served_once_the_edge_has_opened_its_gate(front: Front) -> None:
-    capped = sign(max_height=720)
-    assert not front.served(f"/t/{capped}/{SEG_720}")  # not judged yet: the Python edge judges
-    front.open_gate(SEG_720, 720)
-    assert front.served(f"/t/{capped}/{SEG_720}")
-    assert not front.served(f"/t/{capped}/{SEG_1080}")  # never allowed at 720: no gate
-    assert not front.served(f"/t/{sign(max_height=1080)}/{SEG_720}")  # a gate per cap
-    assert front.served(f"/t/{capped}/{PREFIX}thumb.jpg")  # in no rendition folder
-    assert not front.served(f"/t/{sign(max_height='720')}/{SEG_720}")  # a cap is a number
+def test_grants_are_made_only_where_nginx_could_use_them_and_go_before_the_token(
+    tmp_path: Path,
+) -> None:
+    grants = Grants(tmp_path / "grants", limit=3)
+    grants.reset()
+    token, now = sign(), 1_000_000.0
+    expires = int(now + 60)
+    assert grants.grant("127.0.0.1", token, SEG_720, expires, now)
+    assert grants.path("127.0.0.1", token, PREFIX + "video/720p-3000k/").is_file()
+    assert grants.grant("127.0.0.1", token, PREFIX + "video/720p-3000k/init.mp4", expires, now)
+    assert len(grants) == 1  # one per folder
+    refused = [
+        (None, token, SEG_720),  # no client address
+        ("../../etc", token, SEG_720),  # not an address: never a path
+        ("127.0.0.1", "../" + token, SEG_720),
+        ("127.0.0.1", "x" * 300, SEG_720),  # not a token's shape (nor a file name's length)
+        ("127.0.0.1", token, PREFIX + "master.m3u8"),  # manifests stay with the Python edge
+        ("127.0.0.1", token, PREFIX + "video/../x.m4s"),
+        ("127.0.0.1", token, "etc/passwd"),
+    ]
+    for address, tok, path in refused:
+        assert not grants.grant(address, tok, path, expires, now), (address, tok, path)
+    assert not grants.grant("127.0.0.1", token, SEG_1080, int(now + GRANT_MARGIN_S), now)
+    assert grants.grant("::1", token, SEG_1080, expires, now)
+    assert grants.grant("::1", token, PREFIX + "thumb.jpg", expires, now)
+    assert not grants.grant("::1", token, PREFIX + "audio/en/1.m4s", expires, now)  # limit: 3
+    assert grants.sweep(expires - GRANT_MARGIN_S - 1) == 0
+    assert grants.sweep(expires - GRANT_MARGIN_S) == 3  # before the token expires
+    assert len(grants) == 0
+    assert list((tmp_path / "grants").iterdir()) == []
 
 
 def test_the_hit_log_reaches_the_reader(front: Front) -> None:
     good = sign()
+    front.grant(good, SEG_720)
     for _ in range(3):
         assert front.served(f"/t/{good}/{SEG_720}")
     assert not front.served(f"/t/{good}/{PREFIX}missing.m4s")
@@ -170,16 +194,17 @@ def test_the_hit_log_reaches_the_reader(front: Front) -> None:
     assert hits == [(SEG_720, len(BODY))] * 3
 
 
-def test_the_key_is_in_no_file(front: Front) -> None:
+def test_nginx_is_never_given_the_signing_key(front: Front) -> None:
     for path in front.config.root.rglob("*"):
         if path.is_file():
             assert KEY.hex().encode() not in path.read_bytes(), path
+            assert KEY not in path.read_bytes(), path
 
 
 def test_a_front_that_cannot_listen_says_why(tmp_path: Path, front: Front) -> None:
     clash = Front(tmp_path / "second")
     clash.config = FrontConfig(**{**clash.config.__dict__, "port": front.config.port})
-    clash.front = NginxFront(clash.config, KEY)
+    clash.front = NginxFront(clash.config)
     with pytest.raises(EdgeFrontError, match="nginx"):
         asyncio.run(clash.front.start())
 
@@ -187,7 +212,7 @@ def test_a_front_that_cannot_listen_says_why(tmp_path: Path, front: Front) -> No
 def test_choosing_a_front() -> None:
     assert choose("python") == "python"
     assert choose("nginx") == "nginx"
-    assert choose("auto") == "nginx"  # make test installs nginx and its njs module
+    assert choose("auto") == "nginx"  # make test installs nginx
     with pytest.raises(EdgeFrontError, match="python, nginx, auto"):
         choose("apache")
 
@@ -214,31 +239,14 @@ def test_the_hit_log_reader_keeps_partial_lines_and_follows_a_rotation(tmp_path:
     assert log.read() == []
 
 
-def test_the_edge_opens_a_gate_for_each_folder_and_cap_it_allows(tmp_path: Path) -> None:
-    clock = FakeClock()
-    store = DiskStore(tmp_path / "edge", 10_000_000, clock)
-    store.open()
-    gates = tmp_path / "gates"
-    access = EdgeAccess(UrlSigner(KEY, clock), store, gates=gates)
-    temp = store.temp_path()
-    temp.write_bytes(MASTER)
-    store.admit(PREFIX + "master.m3u8", temp, 1_750_000_000)
-    access.check_rendition(Claims(PREFIX, 2**40, max_height=720), SEG_720)
-    assert gate_path(gates, PREFIX, "video/720p-3000k", 720).is_file()
-    with pytest.raises(RenditionNotAllowed):
-        access.check_rendition(Claims(PREFIX, 2**40, max_height=720), SEG_1080)
-    assert not gate_path(gates, PREFIX, "video/1080p-6000k", 720).exists()
-    access.check_rendition(Claims(PREFIX, 2**40, max_height=1080), SEG_1080)
-    assert gate_path(gates, PREFIX, "video/1080p-6000k", 1080).is_file()
-
-
 def test_the_client_address_comes_from_x_forwarded_for_only_when_trusted(tmp_path: Path) -> None:
     bound = f"/t/{sign(client_ip='10.1.2.3')}/{SEG_720}"
     for trusted in (False, True):
         running = Front(tmp_path / str(trusted))
         running.config = FrontConfig(**{**running.config.__dict__, "trust_forwarded": trusted})
-        running.front = NginxFront(running.config, KEY)
+        running.front = NginxFront(running.config)
         asyncio.run(running.front.start())
+        running.grant(bound.split("/")[2], SEG_720, address="10.1.2.3")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", running.config.port, timeout=5)
             conn.request("GET", bound, headers={"x-forwarded-for": "10.1.2.3, 192.0.2.1"})
@@ -275,6 +283,7 @@ def test_nginx_hits_reach_the_policy_in_the_order_of_their_last_hit(
 
 def test_the_hit_log_is_rotated_under_a_running_nginx(front: Front) -> None:
     good = sign()
+    front.grant(good, SEG_720)
     front.front.hits = HitLog(front.config.hits_log, rotate_bytes=1)  # rotate at every read
 
     def collect(count: int) -> list[tuple[str, int]]:
@@ -298,7 +307,9 @@ def test_nginx_says_how_many_requests_it_is_answering(front: Front) -> None:
     try:  # a response nginx is still sending: 10 MB to a reader that does not read
         big = front.objects / PREFIX / "big.m4s"
         big.write_bytes(b"x" * 10_000_000)
-        conn.request("GET", f"/t/{sign()}/{PREFIX}big.m4s")
+        token = sign()
+        front.grant(token, PREFIX + "big.m4s")
+        conn.request("GET", f"/t/{token}/{PREFIX}big.m4s")
         time.sleep(0.3)
         assert asyncio.run(front.front.in_flight()) == 1
     finally:
