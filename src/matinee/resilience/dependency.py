@@ -264,6 +264,14 @@ class Dependencies:
             self._deps[name] = dep
         return dep
 
+    def remove(self, name: str) -> bool:
+        """Forget a dependency that is gone (a pinned instance that left discovery), with its
+        breaker and its meters; True if it existed. A later :meth:`get` starts it afresh."""
+        if self._deps.pop(name, None) is None:
+            return False
+        self._metrics.remove_tagged("dependency", name)
+        return True
+
     def __iter__(self) -> Iterator[Dependency]:
         return iter(list(self._deps.values()))
 

@@ -207,6 +207,14 @@ class Registry:
         with self._lock:
             return self._meters.pop(meter_id, None) is not None
 
+    def remove_tagged(self, key: str, value: str) -> int:
+        """Forget every meter tagged ``key=value`` (a dependency that is gone); how many."""
+        with self._lock:
+            gone = [mid for mid in self._meters if mid.tag(key) == value]
+            for mid in gone:
+                del self._meters[mid]
+        return len(gone)
+
     def meters(self) -> list[Meter]:
         with self._lock:
             return list(self._meters.values())

@@ -301,6 +301,34 @@ def test_dependencies_registry() -> None:
     assert snap[0]["retry_budget"] == 100.0
 
 
+def test_a_dependency_that_is_gone_is_forgotten_with_its_meters() -> None:
+    clock = FakeClock()
+    metrics = Registry(clock)
+    deps = Dependencies(clock, metrics)
+    gone, kept = deps.get("instance:media-2"), deps.get("media")
+
+    async def main() -> None:
+        async def ok(attempt: int) -> str:
+            del attempt
+            return "ok"
+
+        for dep in (gone, kept):
+            assert await dep.call(ok, idempotent=True) == "ok"
+
+    asyncio.run(main())
+
+    def tagged(name: str) -> set[str]:
+        return {m.id.name for m in metrics.meters() if m.id.tag("dependency") == name}
+
+    assert "resilience.breaker.state" in tagged("instance:media-2")
+    assert deps.remove("instance:media-2")
+    assert not deps.remove("instance:media-2")
+    assert tagged("instance:media-2") == set()
+    assert "resilience.breaker.state" in tagged("media")
+    assert [d.name for d in deps] == ["media"]
+    assert deps.get("instance:media-2") is not gone  # back later: a fresh breaker
+
+
 def test_invalid_config_is_refused() -> None:
     with pytest.raises(ValueError, match="timeout"):
         DependencyConfig(timeout_s=0.0)

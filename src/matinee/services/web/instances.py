@@ -118,10 +118,11 @@ class InstanceCalls:
         return client
 
     def forget_except(self, instance_ids: Iterable[str]) -> None:
-        """Drop the clients of instances that are gone from discovery."""
+        """Drop the clients of instances that are gone from discovery, and their breakers."""
         keep = set(instance_ids)
         for gone in set(self._pinned) - keep:
             del self._pinned[gone]
+            self.ctx.dependencies.remove(f"instance:{gone}")
 
     def count(self, problem: Problem) -> Problem:
         self._metrics.counter("admin.unavailable", part=problem.part).inc()
