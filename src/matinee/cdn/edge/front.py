@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import ipaddress
 import json
 import logging
 import os
@@ -88,7 +89,9 @@ _SEGMENT = r"[A-Za-z0-9_~-][A-Za-z0-9_.~-]*"
 FOLDER_PATTERN = rf"media/assets/(?:{_SEGMENT}/)*"
 LEAF_PATTERN = rf"{_SEGMENT}(?<!\.m3u8)(?<!\.mpd)"
 OBJECT_PATTERN = FOLDER_PATTERN + LEAF_PATTERN
-ADDRESS_PATTERN = r"[0-9A-Fa-f.:]{2,45}"
+# An IPv4 address, or anything of hex digits, colons and dots with a colon in it (IPv6): never
+# `.` or `..`, so never a path step out of the grants' folder.
+ADDRESS_PATTERN = r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:]{0,39}:[0-9A-Fa-f:.]{0,39})"
 _TOKEN = re.compile(TOKEN_PATTERN)
 _OBJECT = re.compile(rf"(?P<folder>{FOLDER_PATTERN}){LEAF_PATTERN}")
 _ADDRESS = re.compile(ADDRESS_PATTERN)
@@ -157,6 +160,10 @@ class Grants:
         allowed for ``path``, from ``address``, until ``expires``). False when nginx could not
         use it (an odd address, token or path, too close to expiry, too many grants)."""
         if address is None or not _ADDRESS.fullmatch(address) or not _TOKEN.fullmatch(token):
+            return False
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
             return False
         found = _OBJECT.fullmatch(path)
         if found is None or expires - self._margin <= now:

@@ -162,6 +162,9 @@ def test_grants_are_made_only_where_nginx_could_use_them_and_go_before_the_token
     refused = [
         (None, token, SEG_720),  # no client address
         ("../../etc", token, SEG_720),  # not an address: never a path
+        ("..", token, SEG_720),
+        ("1.2.3", token, SEG_720),
+        (":::::", token, SEG_720),
         ("127.0.0.1", "../" + token, SEG_720),
         ("127.0.0.1", "x" * 300, SEG_720),  # not a token's shape (nor a file name's length)
         ("127.0.0.1", token, PREFIX + "master.m3u8"),  # manifests stay with the Python edge
