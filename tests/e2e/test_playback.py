@@ -1,5 +1,6 @@
-"""The player in Chromium: resume after a reload, a refusal over the plan's stream limit, and
-adaptive bitrate switching down and back up under Chrome DevTools network throttling."""
+"""The player in Chromium: resume after a reload, a refusal over the plan's stream limit,
+adaptive bitrate switching down and back up under Chrome DevTools network throttling, and new
+signed URLs swapped in mid-play."""
 
 from __future__ import annotations
 
@@ -138,4 +139,27 @@ def test_abr_switches_down_then_up_under_throttled_bandwidth(
 
     assert low < high, (high, low, back)
     assert back > low, (high, low, back)
+    expect(page.get_by_test_id("player-error")).to_have_count(0)
+
+
+def test_new_signed_urls_are_swapped_in_mid_play(
+    stack: Stack, page: Page, ladder_title: str
+) -> None:
+    api_member(page, stack.base_url, "refresh")
+    signed: list[str] = []
+    page.on("request", lambda r: signed.append(r.url) if "/t/v1." in r.url else None)
+    press_play(page, ladder_title)  # 48 s; the player buffers 30 s ahead
+    wait_for_playback(page, 0.5)
+    first = page.evaluate("() => window.matinee.engine.urls.token")
+    page.wait_for_timeout(1100)  # a token names its expiry in whole seconds: another second
+    page.evaluate("() => window.matinee.engine.refreshUrls()")  # what its timer does
+    second = page.evaluate("() => window.matinee.engine.urls.token")
+    assert second != first
+    assert page.evaluate("() => window.matinee.engine.urls.refreshes") == 1
+    fetched = len(signed)
+    page.evaluate("() => { window.matinee.video.currentTime = 40; }")  # beyond the buffer
+    wait_for_playback(page, 40.5)
+    after = [url for url in signed[fetched:] if "/media/assets/" in url]
+    assert after, "nothing was fetched after the seek"
+    assert all(f"/t/{second}/" in url for url in after), after
     expect(page.get_by_test_id("player-error")).to_have_count(0)

@@ -1,4 +1,4 @@
-"""The playback service's public routes: start, heartbeat and stop a stream.
+"""The playback service's public routes: start, heartbeat, refresh and stop a stream.
 
 No postponed annotations here: FastAPI must see the ``Member`` dependency alias, which is made
 inside :func:`router`, when it reads the route signatures.
@@ -83,6 +83,23 @@ def router(service: PlaybackService, callers: Callers) -> APIRouter:
     async def heartbeat(body: schemas.LeaseIn, who: Member) -> schemas.HeartbeatOut:
         """Renew the stream's lease; send one every ``heartbeat_interval_s`` seconds."""
         return await service.heartbeat(who, body.lease_id)
+
+    @api.post(
+        "/refresh",
+        summary="New signed URLs for a stream still playing",
+        responses={
+            **START_ERRORS,
+            **LEASE_ERRORS,
+            403: START_ERRORS[403],
+            404: _error("No such stream of this account, or title", "lease_not_found"),
+            410: _error("The stream lapsed; start again", "lease_expired"),
+        },
+    )
+    async def refresh(body: schemas.LeaseIn, request: Request, who: Member) -> schemas.RefreshOut:
+        """Signed URLs work for ``urls_expire_at``; before then, a player that is still playing
+        asks for new ones here. The play is checked again as at the start (a refusal ends the
+        stream), and the lease is renewed."""
+        return await service.refresh(who, body.lease_id, client_of(request))
 
     @api.post("/stop", summary="End a stream", responses={401: LEASE_ERRORS[401]})
     async def stop(body: schemas.LeaseIn, who: Member) -> schemas.StopOut:

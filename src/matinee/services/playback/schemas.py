@@ -119,6 +119,31 @@ class HeartbeatOut(BaseModel):
     heartbeat_interval_s: float
 
 
+class RefreshOut(BaseModel):
+    """New signed manifest URLs for a stream still playing, and its renewed lease. The token is
+    the part after ``/t/``: the same for every file of the title, so a player swaps it into the
+    URLs it fetches from now on."""
+
+    model_config = _examples(
+        {
+            "lease_id": _LEASE,
+            "lease_expires_at": "2026-11-25T01:31:30Z",
+            "max_height": 720,
+            "manifests": {
+                "dash": f"/t/{_TOKEN}/media/assets/{_ASSET}/manifest.mpd",
+                "hls": f"/t/{_TOKEN}/media/assets/{_ASSET}/master.m3u8",
+            },
+            "urls_expire_at": "2026-11-25T07:30:00Z",
+        }
+    )
+
+    lease_id: str
+    lease_expires_at: datetime
+    max_height: int = Field(description="The tallest picture the plan plays now (pixels)")
+    manifests: Manifests
+    urls_expire_at: datetime = Field(description="When the new signed URLs stop working")
+
+
 class StopOut(BaseModel):
     model_config = _examples({"lease_id": _LEASE, "released": True})
 

@@ -34,6 +34,7 @@ from matinee.services.playback.errors import (
     MaturityRestricted,
     NoProfile,
     PlaybackError,
+    PlaybackRefused,
     RegionUnavailable,
     RenditionUnavailable,
     SessionExpired,
@@ -212,9 +213,7 @@ class PlaybackService:
         plan, title, country = await self._checked(who, title_id)
         asset = await self._asset(title)
         renditions = self._renditions(asset, plan)
-        folder = asset.prefix.strip("/") + "/"
-        if not (asset.hls_key.startswith(folder) and asset.dash_key.startswith(folder)):
-            raise TitleUnavailable("This title's video is not packaged where it should be.")
+        folder = self._folder(asset)
         grant = await self.leases.acquire(
             StreamRequest(
                 account_id=who.subject,
@@ -226,10 +225,7 @@ class PlaybackService:
                 device_id=device_id,
             )
         )
-        ip = client.ip if self.config.bind_client_ip else None
-        token, claims = self.signer.issue(
-            MEDIA + folder, self.config.url_ttl_s, max_height=plan.max_height, client_ip=ip
-        )
+        manifests, urls_expire_at = self._sign(asset, plan, client)
         hosts = await self.steering.rank(
             SteeringRequest(client.origin, title.id, MEDIA + folder, client.ip, country)
         )
@@ -241,12 +237,54 @@ class PlaybackService:
             asset_id=asset.id,
             max_height=plan.max_height,
             renditions=renditions,
-            manifests=schemas.Manifests(
-                dash=signed_path(token, MEDIA + asset.dash_key),
-                hls=signed_path(token, MEDIA + asset.hls_key),
-            ),
-            urls_expire_at=datetime.fromtimestamp(claims.expires, UTC),
+            manifests=manifests,
+            urls_expire_at=urls_expire_at,
             delivery=[schemas.DeliveryHostOut(name=h.name, base_url=h.base_url) for h in hosts],
+        )
+
+    @staticmethod
+    def _folder(asset: Asset) -> str:
+        folder = asset.prefix.strip("/") + "/"
+        if not (asset.hls_key.startswith(folder) and asset.dash_key.startswith(folder)):
+            raise TitleUnavailable("This title's video is not packaged where it should be.")
+        return folder
+
+    def _sign(self, asset: Asset, plan: Plan, client: Client) -> tuple[schemas.Manifests, datetime]:
+        """Signed manifest paths for the asset's folder at the plan's height, and their end."""
+        ip = client.ip if self.config.bind_client_ip else None
+        token, claims = self.signer.issue(
+            MEDIA + self._folder(asset),
+            self.config.url_ttl_s,
+            max_height=plan.max_height,
+            client_ip=ip,
+        )
+        manifests = schemas.Manifests(
+            dash=signed_path(token, MEDIA + asset.dash_key),
+            hls=signed_path(token, MEDIA + asset.hls_key),
+        )
+        return manifests, datetime.fromtimestamp(claims.expires, UTC)
+
+    async def refresh(self, who: Identity, lease_id: str, client: Client) -> schemas.RefreshOut:
+        """New signed URLs for a stream that is still playing (those from the start work for
+        ``url_ttl_s``), with its lease renewed. The play is checked again as at its start, so
+        a subscription that ended, a title withdrawn or a profile removed since ends it here;
+        a plan changed since gives the new plan's height."""
+        lease = await self.leases.renew(who.subject, lease_id)
+        try:
+            plan, title, _ = await self._checked(who, lease.title_id)
+            asset = await self._asset(title)
+            manifests, urls_expire_at = self._sign(asset, plan, client)
+        except PlaybackRefused:
+            await self.leases.release(who.subject, lease_id)  # the stream ends: its slot is free
+            raise
+        if self.metrics is not None:
+            self.metrics.counter("playback.refresh").inc()
+        return schemas.RefreshOut(
+            lease_id=lease.id,
+            lease_expires_at=lease.expires_at,
+            max_height=plan.max_height,
+            manifests=manifests,
+            urls_expire_at=urls_expire_at,
         )
 
     async def heartbeat(self, who: Identity, lease_id: str) -> schemas.HeartbeatOut:

@@ -315,6 +315,47 @@ def test_leases_and_urls_follow_the_config(run_world: RunWorld) -> None:
     run_world(body, config=config)
 
 
+def test_a_stream_still_playing_gets_new_urls_and_a_refusal_ends_it(run_world: RunWorld) -> None:
+    async def body(w: World) -> None:
+        play = await w.service.start(member(), "film", "tv", CLIENT)
+        w.clock.advance(20)
+        fresh = await w.service.refresh(member(), play.lease_id, CLIENT)
+        assert fresh.lease_id == play.lease_id
+        assert fresh.lease_expires_at == at(NOW + 20 + 30)  # renewed
+        assert fresh.urls_expire_at == at(NOW + 20 + 600)
+        assert fresh.max_height == 1080
+        token = fresh.manifests.dash.split("/")[2]
+        assert token != play.manifests.dash.split("/")[2]
+        assert fresh.manifests.dash.endswith("/media/assets/a1/manifest.mpd")
+        claims = w.signer.verify(
+            token, "media/assets/a1/video/720p-3000k/00001.m4s", client_ip="198.51.100.7"
+        )
+        assert (claims.prefix, claims.max_height) == ("media/assets/a1/", 1080)
+
+        w.lookups.entitlements["acct"] = Entitlement(
+            status="active", entitled=True, plan=PLANS["basic"]
+        )
+        lowered = await w.service.refresh(member(), play.lease_id, CLIENT)
+        assert lowered.max_height == 720  # the plan changed since the start
+
+        w.lookups.entitlements["acct"] = Entitlement(status="canceled", entitled=False)
+        with pytest.raises(SubscriptionInactive):
+            await w.service.refresh(member(), play.lease_id, CLIENT)
+        with pytest.raises(LeaseNotFound):  # the refusal ended the stream
+            await w.service.heartbeat(member(), play.lease_id)
+
+        w.lookups.entitlements["acct"] = Entitlement(
+            status="active", entitled=True, plan=PLANS["standard"]
+        )
+        other = await w.service.start(member(), "film", "phone", CLIENT)
+        w.clock.advance(31)  # no heartbeat: lapsed
+        with pytest.raises(LeaseExpired):
+            await w.service.refresh(member(), other.lease_id, CLIENT)
+
+    config = PlaybackConfig(lease_ttl_s=30, url_ttl_s=600, bind_client_ip=True)
+    run_world(body, config=config)
+
+
 class EdgesFirst:
     def __init__(self) -> None:
         self.asked: list[SteeringRequest] = []

@@ -175,6 +175,14 @@ export interface PlaybackStart {
   delivery: DeliveryHost[];
 }
 
+export interface PlaybackRefresh {
+  lease_id: string;
+  lease_expires_at: string;
+  max_height: number;
+  manifests: { dash: string; hls: string };
+  urls_expire_at: string;
+}
+
 export interface Heartbeat {
   lease_id: string;
   lease_expires_at: string;

@@ -6,10 +6,11 @@ import shaka from "shaka-player/dist/shaka-player.compiled-es2021.js";
 import { ApiError, get, post } from "../../common/api";
 import { Store } from "../../common/store";
 import { deviceId } from "../session";
-import type { Bookmark, PlaybackStart, Rendition } from "../types";
+import type { Bookmark, PlaybackRefresh, PlaybackStart, Rendition } from "../types";
 import { HostFailover } from "./failover";
 import { type PlayerProblem, playerProblem, refusal } from "./messages";
 import { Reporter, afterPreviousStop, type Snapshot } from "./reporter";
+import { SignedUrls, refreshDelayMs, tokenOf } from "./signed";
 
 export interface MenuOption {
   value: string;
@@ -147,6 +148,9 @@ export class PlayerEngine {
   player: shaka.Player | null = null;
   failover: HostFailover | null = null;
   lease: PlaybackStart | null = null;
+  /** The media token every request carries (renewed before it expires). */
+  urls: SignedUrls | null = null;
+  private refreshTimer: number | null = null;
   private reporter: Reporter | null = null;
   private closed = false;
   private firstFrameAt: number | null = null;
@@ -249,8 +253,12 @@ export class PlayerEngine {
     this.failover = failover;
     failover.onChange = (host) => this.patch({ host });
     this.patch({ host: failover.current });
+    const urls = new SignedUrls(tokenOf(lease.manifests.dash) ?? "");
+    this.urls = urls;
+    this.scheduleRefresh(lease.urls_expire_at);
     const net = player.getNetworkingEngine();
     if (net) {
+      net.registerRequestFilter(urls.requestFilter); // first: the failover keeps the path
       net.registerRequestFilter(failover.requestFilter);
       net.registerResponseFilter(failover.responseFilter);
     }
@@ -634,8 +642,50 @@ export class PlayerEngine {
       if (this.closed) return;
       this.lease = { ...lease, renditions: this.lease?.renditions ?? lease.renditions };
       this.reporter?.renewLease(lease.lease_id, lease.heartbeat_interval_s);
+      this.newUrls(lease);
     } catch (err) {
       this.fail(refusal(err));
+    }
+  }
+
+  private scheduleRefresh(expiresAt: string, delayMs: number = refreshDelayMs(expiresAt)): void {
+    if (this.refreshTimer !== null) window.clearTimeout(this.refreshTimer);
+    this.refreshTimer = window.setTimeout(() => void this.refreshUrls(), delayMs);
+  }
+
+  /** Signed URLs from playback (a start or a refresh): the token for every request from now
+   * on, the plan's height (it may have changed), the next refresh. */
+  private newUrls(answer: PlaybackRefresh | PlaybackStart): void {
+    const token = tokenOf(answer.manifests.dash);
+    if (token) this.urls?.set(token);
+    const lease = this.lease;
+    if (lease) {
+      const lowered = answer.max_height !== lease.max_height;
+      this.lease = { ...lease, lease_expires_at: answer.lease_expires_at, max_height: answer.max_height, manifests: answer.manifests, urls_expire_at: answer.urls_expire_at };
+      if (lowered) this.player?.configure({ restrictions: { maxHeight: answer.max_height } });
+    }
+    this.scheduleRefresh(answer.urls_expire_at);
+  }
+
+  /** New signed URLs before the current ones expire (the timer calls it; so may a test). A
+   * lapsed stream starts again; a refusal (the subscription ended, say) is shown; anything
+   * else is tried again in half a minute. */
+  async refreshUrls(): Promise<void> {
+    const lease = this.lease;
+    if (this.closed || !lease) return;
+    try {
+      const answer = await post<PlaybackRefresh>("/api/playback/refresh", { lease_id: lease.lease_id });
+      if (this.closed) return;
+      this.newUrls(answer);
+    } catch (err) {
+      if (this.closed) return;
+      if (err instanceof ApiError && (err.status === 404 || err.status === 410)) {
+        await this.restartLease();
+      } else if (err instanceof ApiError && (err.status === 403 || err.status === 409)) {
+        this.fail(refusal(err));
+      } else {
+        this.scheduleRefresh(lease.urls_expire_at, 30_000);
+      }
     }
   }
 
@@ -648,6 +698,7 @@ export class PlayerEngine {
   close(unloading = false): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.refreshTimer !== null) window.clearTimeout(this.refreshTimer);
     const finished = this.finished;
     void this.reporter?.stop({ finished, unloading });
     for (const cleanup of this.cleanups.splice(0)) cleanup();
