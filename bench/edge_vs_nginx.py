@@ -361,8 +361,8 @@ def main() -> None:
         "workers": {
             "edge": "granian embedded, 1 worker, hits by pathsend",
             "edge-ram": "the same, with a 128 MB RAM tier (hot objects as a body)",
-            "edge-nginx": "nginx (worker_processes 1, sendfile, njs token check) in front of "
-            "the Python edge (granian, 1 worker), which counts its hits from nginx's log",
+            "edge-nginx": "nginx (worker_processes 1, sendfile, grant files) in front of the "
+            "Python edge (granian, 1 worker), which grants tokens and counts nginx's hits",
             "nginx": "worker_processes 1, sendfile",
         },
         "versions": versions(),

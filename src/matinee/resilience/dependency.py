@@ -266,11 +266,12 @@ class Dependencies:
 
     def remove(self, name: str) -> bool:
         """Forget a dependency that is gone (a pinned instance that left discovery), with its
-        breaker and its meters; True if it existed. A later :meth:`get` starts it afresh."""
-        if self._deps.pop(name, None) is None:
-            return False
+        breaker and its meters; True if it existed. A later :meth:`get` starts it afresh.
+        Calls still running on it may tag meters with its name again as they finish: removing
+        it once more takes those too."""
+        existed = self._deps.pop(name, None) is not None
         self._metrics.remove_tagged("dependency", name)
-        return True
+        return existed
 
     def __iter__(self) -> Iterator[Dependency]:
         return iter(list(self._deps.values()))

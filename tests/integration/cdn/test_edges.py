@@ -290,7 +290,12 @@ def test_nginx_serves_the_hits_and_the_python_edge_everything_else(origin: Stack
             lambda: request(edge, "/edge/report").json()["hits"] >= served,
             10,
         )
-        assert request(edge, "/edge/report").json()["front"] == {"kind": "nginx", "restarts": 0}
+        assert request(edge, "/edge/report").json()["front"] == {
+            "kind": "nginx",
+            "restarts": 0,
+            "grants": 3,  # the session's, the address-bound and the capped token, one folder
+            "grants_refused": 0,
+        }
 
         # nginx killed on its own: the edge starts it again.
         pid = int((origin.tmp / "edges" / name / "front" / "nginx.pid").read_text())

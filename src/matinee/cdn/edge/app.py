@@ -127,7 +127,6 @@ class EdgeApp:
             return
         if claims.max_height is not None:
             await self._check_rendition(claims, path)
-        edge.access.grant(token, claims, path, client_ip=client_ip)
         stats = edge.stats
         stats.inflight += 1
         try:
@@ -139,6 +138,7 @@ class EdgeApp:
                 stats.misses += 1
                 extra = self._miss
                 entry = await edge.filler.fetch(path)
+            edge.access.grant(token, claims, path, client_ip=client_ip)  # held: nginx may serve
             if claims.max_height is not None and path.endswith(MANIFESTS):
                 cut = self._cut(entry, claims.max_height)
                 if cut is not None:
@@ -187,8 +187,10 @@ class EdgeApp:
         if self._trust_forwarded:
             for name, value in scope["headers"]:
                 if name == b"x-forwarded-for":
-                    forwarded: bytes = value
-                    return forwarded.decode("latin-1").split(",", 1)[0].strip()
+                    # The first address; an empty one (an empty header, which nginx in front
+                    # extends with the peer's address) is the peer, as nginx takes it.
+                    hops: list[str] = value.decode("latin-1").split(",")
+                    return hops[0].strip() or hops[-1].strip()
         client = scope.get("client")
         return str(client[0]) if client else None
 

@@ -26,7 +26,6 @@ from matinee.cdn.edge.upstreams import Upstreams
 from matinee.clock import Clock, SystemClock
 from matinee.delivery.tokens import UrlSigner
 from matinee.discovery.client import DiscoveryClient
-from matinee.errors import MatineeError
 from matinee.runtime.httpclient import HttpTransport
 from matinee.telemetry.metrics import Registry
 
@@ -113,7 +112,11 @@ class Appliance:
             upstreams=self.upstreams.known(),
         )
         if self.front is not None:
-            report["front"] = {"kind": "nginx", "restarts": self.front.restarts}
+            report["front"] = {
+                "kind": "nginx",
+                "restarts": self.front.restarts,
+                **self.front.grants.describe(),
+            }
         if self.memory is not None:
             memory = self.memory
             report["memory"] = {
@@ -170,16 +173,20 @@ class Appliance:
     async def _keep_house(self) -> None:
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            if self.front is not None:  # first and on its own: nginx must not outlive a token
+                try:
+                    self.front.grants.sweep(self.clock.time())
+                except Exception:  # whatever failed, the next second tries again
+                    log.exception("sweeping nginx's grants failed; it runs again in a second")
             try:
                 self.store.sweep()
                 self.store.unpin_expired()
                 self.store.save_pins()
                 if self.front is not None:
                     self.count_front_hits()
-                    self.front.grants.sweep(self.clock.time())
                     await self.front.keep_running()
                     self.stats.front_inflight = await self.front.in_flight() or 0
-            except (OSError, MatineeError):
+            except Exception:  # the loop must outlive any one failure
                 log.exception("edge housekeeping failed; it runs again in a second")
 
     def count_front_hits(self) -> int:

@@ -46,6 +46,7 @@ import shutil
 import signal
 import socket
 import subprocess
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,8 @@ STAT_VALID_S = 2
 # second that sweeps them, plus slack. The Python edge judges the token's last seconds itself.
 GRANT_MARGIN_S = STAT_VALID_S + 3.0
 MAX_GRANTS = 100_000  # (address, token, folder) grants at once; past it the Python edge serves
+MAX_FOLDERS_PER_TOKEN = 32  # a play needs one per rendition, audio and text track it fetches
+MAX_TOKENS_PER_ADDRESS = 64  # plays from one address (a household behind one NAT, say)
 GRANT_FILE = ".grant"  # no path segment nginx serves starts with a dot: never an object's name
 DOWN = json.dumps(
     {
@@ -85,8 +88,8 @@ _WRITING = re.compile(rb"Writing: (\d+)")
 # be a file name, then a media path of plain segments (none empty or starting with a dot, no
 # percent-encoding, no query string), and not a manifest (the Python edge cuts those).
 TOKEN_PATTERN = r"v1\.[A-Za-z0-9_-]{1,200}\.[A-Za-z0-9_-]{43}"  # noqa: S105 - a shape
-_SEGMENT = r"[A-Za-z0-9_~-][A-Za-z0-9_.~-]*"
-FOLDER_PATTERN = rf"media/assets/(?:{_SEGMENT}/)*"
+_SEGMENT = r"[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,99}"
+FOLDER_PATTERN = rf"media/assets/(?:{_SEGMENT}/){{0,8}}"
 LEAF_PATTERN = rf"{_SEGMENT}(?<!\.m3u8)(?<!\.mpd)"
 OBJECT_PATTERN = FOLDER_PATTERN + LEAF_PATTERN
 # An IPv4 address, or anything of hex digits, colons and dots with a colon in it (IPv6): never
@@ -128,10 +131,23 @@ class FrontConfig:
         return self.root / HITS_LOG
 
 
+@dataclass
+class _Granted:
+    expires: int
+    folders: set[str]
+
+
 class Grants:
     """The files that let nginx serve what the Python edge has allowed: one per (client address,
     token, folder), ``<root>/<address>/<token>/<folder>/.grant``, each token's removed
-    ``margin`` seconds before it expires (:meth:`sweep`, every second)."""
+    ``margin`` seconds before it expires (:meth:`sweep`, every second).
+
+    Bounded, so a token holder cannot fill the table or the disk: ``limit`` grants in all,
+    ``MAX_FOLDERS_PER_TOKEN`` per token, ``MAX_TOKENS_PER_ADDRESS`` tokens per address, folders
+    at most 8 deep with segments of at most 100 characters, and only for objects the edge
+    holds. Past a bound the Python edge keeps serving those requests itself. When a token's
+    grants cannot be removed, every grant goes at once (the folder is renamed aside): serving
+    from Python is slower, an expired token served is wrong."""
 
     def __init__(
         self, root: Path, *, margin: float = GRANT_MARGIN_S, limit: int = MAX_GRANTS
@@ -139,14 +155,20 @@ class Grants:
         self.root = root
         self._margin = margin
         self._limit = limit
-        self._granted: dict[tuple[str, str], tuple[int, set[str]]] = {}
+        self._granted: dict[tuple[str, str], _Granted] = {}
+        self._tokens: Counter[str] = Counter()
         self._count = 0
+        self.refused = 0  # grants not made: a bound reached, or the disk refused
 
     def reset(self) -> None:
-        """No grants (nginx is about to start)."""
+        """No grants (nginx is about to start, or they could not be removed one by one)."""
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._forget_all()
+
+    def _forget_all(self) -> None:
         self._granted.clear()
+        self._tokens.clear()
         self._count = 0
 
     def __len__(self) -> int:
@@ -157,44 +179,96 @@ class Grants:
 
     def grant(self, address: str | None, token: str, path: str, expires: int, now: float) -> bool:
         """Let nginx serve ``path``'s folder to ``address`` with ``token`` (which the caller has
-        allowed for ``path``, from ``address``, until ``expires``). False when nginx could not
-        use it (an odd address, token or path, too close to expiry, too many grants)."""
-        if address is None or not _ADDRESS.fullmatch(address) or not _TOKEN.fullmatch(token):
+        allowed for ``path``, from ``address``, until ``expires``, and holds). False when nginx
+        could not use it (an odd address, token or path, too close to expiry) or a bound is
+        reached."""
+        if address is None:
             return False
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        found = _OBJECT.fullmatch(path)
-        if found is None or expires - self._margin <= now:
-            return False
-        folder = found.group("folder")
         entry = self._granted.get((address, token))
-        if entry is not None and folder in entry[1]:
-            return True
-        if self._count >= self._limit:
+        folder = path[: path.rfind("/") + 1]
+        if entry is not None and folder in entry.folders:
+            if self.path(address, token, folder).exists():
+                return True
+            entry.folders.discard(folder)  # removed from under us: made again below
+            self._count -= 1
+        if not self._usable(address, token, path, expires, now):
+            return False
+        if (
+            self._count >= self._limit
+            or (entry is None and self._tokens[address] >= MAX_TOKENS_PER_ADDRESS)
+            or (entry is not None and len(entry.folders) >= MAX_FOLDERS_PER_TOKEN)
+        ):
+            self.refused += 1
             return False
         grant = self.path(address, token, folder)
-        grant.parent.mkdir(parents=True, exist_ok=True)
-        grant.touch()
+        try:
+            grant.parent.mkdir(parents=True, exist_ok=True)
+            grant.touch()
+        except OSError as exc:
+            self.refused += 1
+            log.warning("cannot make a grant for nginx (%s); the Python edge serves it", exc)
+            return False
         if entry is None:
-            entry = self._granted[(address, token)] = (expires, set())
-        entry[1].add(folder)
+            entry = self._granted[(address, token)] = _Granted(expires, set())
+            self._tokens[address] += 1
+        entry.folders.add(folder)
         self._count += 1
         return True
 
+    def _usable(self, address: str, token: str, path: str, expires: int, now: float) -> bool:
+        """Whether nginx would look for this grant (the same patterns as its config) and it
+        would outlive the margin."""
+        return (
+            bool(
+                _ADDRESS.fullmatch(address) and _TOKEN.fullmatch(token) and _OBJECT.fullmatch(path)
+            )
+            and _is_ip(address)
+            and expires - self._margin > now
+        )
+
     def sweep(self, now: float) -> int:
-        """Remove the grants of tokens that expire within the margin; how many went."""
-        due = [key for key, (expires, _) in self._granted.items() if expires - self._margin <= now]
+        """Remove the grants of tokens that expire within the margin; how many went. If some
+        cannot be removed, all go (see the class)."""
+        due = [key for key, g in self._granted.items() if g.expires - self._margin <= now]
         removed = 0
         for address, token in due:
-            _, folders = self._granted.pop((address, token))
-            shutil.rmtree(self.root / address / token, ignore_errors=True)
+            try:
+                shutil.rmtree(self.root / address / token)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                log.exception("cannot remove expiring grants: removing every grant")
+                return removed + self._remove_all()
             with contextlib.suppress(OSError):
                 (self.root / address).rmdir()  # when it was the address's last token
+            folders = self._granted.pop((address, token)).folders
+            self._tokens[address] -= 1
+            if not self._tokens[address]:
+                del self._tokens[address]
             removed += len(folders)
-        self._count -= removed
+            self._count -= len(folders)
         return removed
+
+    def _remove_all(self) -> int:
+        count = self._count
+        aside = self.root.with_name(f"{self.root.name}.stale")
+        shutil.rmtree(aside, ignore_errors=True)
+        self.root.rename(aside)  # one rename, whatever is inside; if it fails, the caller logs
+        self._forget_all()
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(aside, ignore_errors=True)
+        return count
+
+    def describe(self) -> dict[str, int]:
+        return {"grants": self._count, "grants_refused": self.refused}
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -311,7 +385,7 @@ http {{
 
     server {{
         listen {config.host}:{config.port} backlog=2048;
-        root {config.objects};
+        root "{config.objects}";
         error_page 502 504 = @down;
         recursive_error_pages on;
 
@@ -321,7 +395,7 @@ http {{
             if ($edge_object = "") {{
                 return 418;
             }}
-            if (!-f {config.grants}/$edge_client/$edge_grant) {{
+            if (!-f "{config.grants}/$edge_client/$edge_grant") {{
                 return 418;
             }}
             try_files /$edge_object @edge;

@@ -83,6 +83,7 @@ class StartOut(BaseModel):
                 "hls": f"/t/{_TOKEN}/media/assets/{_ASSET}/master.m3u8",
             },
             "urls_expire_at": "2026-11-25T02:00:00Z",
+            "urls_valid_s": 21600.0,
             "delivery": [{"name": "origin", "base_url": "https://matinee.example"}],
         }
     )
@@ -96,6 +97,10 @@ class StartOut(BaseModel):
     renditions: list[Rendition]
     manifests: Manifests
     urls_expire_at: datetime = Field(description="When the signed manifest URLs stop working")
+    urls_valid_s: float = Field(
+        description="Seconds from this answer until then (for devices whose clock is off): "
+        "ask /api/playback/refresh for new URLs before"
+    )
     delivery: list[DeliveryHostOut] = Field(description="Hosts to fetch from, best first")
 
 
@@ -134,6 +139,7 @@ class RefreshOut(BaseModel):
                 "hls": f"/t/{_TOKEN}/media/assets/{_ASSET}/master.m3u8",
             },
             "urls_expire_at": "2026-11-25T07:30:00Z",
+            "urls_valid_s": 21600.0,
         }
     )
 
@@ -142,6 +148,7 @@ class RefreshOut(BaseModel):
     max_height: int = Field(description="The tallest picture the plan plays now (pixels)")
     manifests: Manifests
     urls_expire_at: datetime = Field(description="When the new signed URLs stop working")
+    urls_valid_s: float = Field(description="Seconds from this answer until then")
 
 
 class StopOut(BaseModel):

@@ -98,6 +98,13 @@ def _value(result: T | BaseException) -> T:
     return result
 
 
+@dataclass(frozen=True)
+class _Signed:
+    manifests: schemas.Manifests
+    expires_at: datetime
+    valid_s: float
+
+
 class PlaybackService:
     def __init__(
         self,
@@ -225,7 +232,7 @@ class PlaybackService:
                 device_id=device_id,
             )
         )
-        manifests, urls_expire_at = self._sign(asset, plan, client)
+        signed = self._sign(asset, plan, client)
         hosts = await self.steering.rank(
             SteeringRequest(client.origin, title.id, MEDIA + folder, client.ip, country)
         )
@@ -237,8 +244,9 @@ class PlaybackService:
             asset_id=asset.id,
             max_height=plan.max_height,
             renditions=renditions,
-            manifests=manifests,
-            urls_expire_at=urls_expire_at,
+            manifests=signed.manifests,
+            urls_expire_at=signed.expires_at,
+            urls_valid_s=signed.valid_s,
             delivery=[schemas.DeliveryHostOut(name=h.name, base_url=h.base_url) for h in hosts],
         )
 
@@ -249,7 +257,7 @@ class PlaybackService:
             raise TitleUnavailable("This title's video is not packaged where it should be.")
         return folder
 
-    def _sign(self, asset: Asset, plan: Plan, client: Client) -> tuple[schemas.Manifests, datetime]:
+    def _sign(self, asset: Asset, plan: Plan, client: Client) -> _Signed:
         """Signed manifest paths for the asset's folder at the plan's height, and their end."""
         ip = client.ip if self.config.bind_client_ip else None
         token, claims = self.signer.issue(
@@ -262,18 +270,22 @@ class PlaybackService:
             dash=signed_path(token, MEDIA + asset.dash_key),
             hls=signed_path(token, MEDIA + asset.hls_key),
         )
-        return manifests, datetime.fromtimestamp(claims.expires, UTC)
+        expires = datetime.fromtimestamp(claims.expires, UTC)
+        return _Signed(manifests, expires, round(claims.expires - self.clock.time(), 3))
 
     async def refresh(self, who: Identity, lease_id: str, client: Client) -> schemas.RefreshOut:
         """New signed URLs for a stream that is still playing (those from the start work for
-        ``url_ttl_s``), with its lease renewed. The play is checked again as at its start, so
-        a subscription that ended, a title withdrawn or a profile removed since ends it here;
-        a plan changed since gives the new plan's height."""
+        ``url_ttl_s``), with its lease renewed. The play is checked again as at its start
+        (session, subscription, title availability in the member's country, profile and
+        maturity, a rendition the plan plays), so a subscription that ended, a title withdrawn
+        or a profile removed since ends the stream here; a plan changed since gives its new
+        height. The stream limit is not counted again: the stream already holds its slot."""
         lease = await self.leases.renew(who.subject, lease_id)
         try:
             plan, title, _ = await self._checked(who, lease.title_id)
             asset = await self._asset(title)
-            manifests, urls_expire_at = self._sign(asset, plan, client)
+            self._renditions(asset, plan)
+            signed = self._sign(asset, plan, client)
         except PlaybackRefused:
             await self.leases.release(who.subject, lease_id)  # the stream ends: its slot is free
             raise
@@ -283,8 +295,9 @@ class PlaybackService:
             lease_id=lease.id,
             lease_expires_at=lease.expires_at,
             max_height=plan.max_height,
-            manifests=manifests,
-            urls_expire_at=urls_expire_at,
+            manifests=signed.manifests,
+            urls_expire_at=signed.expires_at,
+            urls_valid_s=signed.valid_s,
         )
 
     async def heartbeat(self, who: Identity, lease_id: str) -> schemas.HeartbeatOut:

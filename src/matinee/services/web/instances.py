@@ -98,6 +98,7 @@ class InstanceCalls:
         self.ctx = ctx
         self.clients: Clients = ctx.clients
         self._pinned: dict[str, tuple[str, ServiceClient]] = {}  # id: (address, client)
+        self._gone: set[str] = set()
         self._metrics: Registry = ctx.metrics
 
     def _client(self, instance: InstanceInfo) -> ServiceClient:
@@ -120,9 +121,12 @@ class InstanceCalls:
     def forget_except(self, instance_ids: Iterable[str]) -> None:
         """Drop the clients of instances that are gone from discovery, and their breakers."""
         keep = set(instance_ids)
-        for gone in set(self._pinned) - keep:
-            del self._pinned[gone]
-            self.ctx.dependencies.remove(f"instance:{gone}")
+        gone = set(self._pinned) - keep
+        # Also those dropped last time: calls in flight then may have made meters since.
+        for instance_id in gone | (self._gone - keep):
+            self._pinned.pop(instance_id, None)
+            self.ctx.dependencies.remove(f"instance:{instance_id}")
+        self._gone = gone
 
     def count(self, problem: Problem) -> Problem:
         self._metrics.counter("admin.unavailable", part=problem.part).inc()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from matinee.cdn.edge import Appliance, EdgeConfig
+from matinee.cdn.edge import front as front_module
 from matinee.cdn.edge.front import (
     GRANT_MARGIN_S,
     EdgeFrontError,
@@ -177,10 +178,94 @@ def test_grants_are_made_only_where_nginx_could_use_them_and_go_before_the_token
     assert grants.grant("::1", token, SEG_1080, expires, now)
     assert grants.grant("::1", token, PREFIX + "thumb.jpg", expires, now)
     assert not grants.grant("::1", token, PREFIX + "audio/en/1.m4s", expires, now)  # limit: 3
+    assert grants.refused == 1
     assert grants.sweep(expires - GRANT_MARGIN_S - 1) == 0
     assert grants.sweep(expires - GRANT_MARGIN_S) == 3  # before the token expires
     assert len(grants) == 0
     assert list((tmp_path / "grants").iterdir()) == []
+
+
+def test_grants_are_bounded_per_token_and_address_and_never_raise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(front_module, "MAX_FOLDERS_PER_TOKEN", 2)
+    monkeypatch.setattr(front_module, "MAX_TOKENS_PER_ADDRESS", 2)
+    grants = Grants(tmp_path / "grants")
+    grants.reset()
+    now = 1_000_000.0
+    expires = int(now + 600)
+    one, two, three = (sign(ttl=600 + n) for n in range(3))
+    folder = PREFIX + "video/{}/1.m4s"
+    assert grants.grant("10.0.0.1", one, folder.format("a"), expires, now)
+    assert grants.grant("10.0.0.1", one, folder.format("b"), expires, now)
+    assert not grants.grant("10.0.0.1", one, folder.format("c"), expires, now)  # 2 a token
+    assert grants.grant("10.0.0.1", two, folder.format("a"), expires, now)
+    assert not grants.grant("10.0.0.1", three, folder.format("a"), expires, now)  # 2 an address
+    assert grants.grant("10.0.0.2", three, folder.format("a"), expires, now)
+    assert grants.describe() == {"grants": 4, "grants_refused": 2}
+    deep = PREFIX + "a/" * 9 + "1.m4s"  # folders are at most 8 deep below media/assets/
+    long = PREFIX + "x" * 101 + "/1.m4s"  # and segments at most 100 characters long
+    assert not grants.grant("10.0.0.2", three, deep, expires, now)
+    assert not grants.grant("10.0.0.2", three, long, expires, now)
+    # A grant deleted from under the edge is made again at its next request.
+    made = grants.path("10.0.0.1", one, PREFIX + "video/a/")
+    made.unlink()
+    assert grants.grant("10.0.0.1", one, folder.format("a"), expires, now)
+    assert made.is_file()
+    # A disk that refuses: no grant, no exception (the Python edge serves it).
+    (tmp_path / "grants" / "10.0.0.3").write_text("not a folder")
+    assert not grants.grant("10.0.0.3", one, folder.format("a"), expires, now)
+    assert len(grants) == 4
+
+
+def test_grants_that_cannot_be_removed_take_every_grant_with_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grants = Grants(tmp_path / "grants")
+    grants.reset()
+    now = 1_000_000.0
+    soon, later = sign(ttl=10), sign(ttl=900)
+    assert grants.grant("10.0.0.1", soon, SEG_720, int(now + 10), now)
+    assert grants.grant("10.0.0.1", later, SEG_720, int(now + 900), now)
+    real_rmtree = front_module.shutil.rmtree
+
+    def failing(path: Path, *args: object, **kwargs: object) -> None:
+        if soon in str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        real_rmtree(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(front_module.shutil, "rmtree", failing)
+    assert grants.sweep(now + 10) == 2  # fails closed: nginx serves nothing it cannot unserve
+    assert len(grants) == 0
+    assert not grants.path("10.0.0.1", later, PREFIX + "video/720p-3000k/").exists()
+    assert (tmp_path / "grants").is_dir()
+
+
+def test_housekeeping_sweeps_grants_first_whatever_else_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(1_000_000.0)
+    config = EdgeConfig(edge_id="e", root=tmp_path / "edge", capacity_bytes=10**6, front="nginx")
+    edge = Appliance(config, KEY, clock=clock)
+    assert edge.front is not None
+    grants = edge.front.grants
+    grants.reset()
+    assert grants.grant("10.0.0.1", sign(), SEG_720, int(clock.time() + 60), clock.time())
+
+    def broken() -> None:
+        raise RuntimeError("the store is broken")
+
+    monkeypatch.setattr(edge.store, "sweep", broken)
+    clock.advance(60)
+
+    async def run() -> None:
+        task = asyncio.create_task(edge._keep_house())
+        await asyncio.sleep(2.5)  # two rounds: the loop outlives the failure
+        assert not task.done()
+        task.cancel()
+
+    asyncio.run(run())
+    assert len(grants) == 0
 
 
 def test_the_hit_log_reaches_the_reader(front: Front) -> None:

@@ -86,6 +86,7 @@ def test_a_start_answers_what_a_player_needs(tmp_path: Path) -> None:
             "renditions",
             "manifests",
             "urls_expire_at",
+            "urls_valid_s",
             "delivery",
         }
         assert (play["title_id"], play["asset_id"], play["max_height"]) == ("film", "a1", 720)

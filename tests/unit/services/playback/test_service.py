@@ -305,6 +305,7 @@ def test_leases_and_urls_follow_the_config(run_world: RunWorld) -> None:
         assert play.lease_expires_at == at(NOW + 30)
         assert play.heartbeat_interval_s == 10.0
         assert play.urls_expire_at == at(NOW + 600)
+        assert play.urls_valid_s == 600
         token = play.manifests.hls.split("/")[2]
         path = "media/assets/a1/master.m3u8"
         assert w.signer.verify(token, path, client_ip="198.51.100.7").client_ip == "198.51.100.7"
@@ -323,6 +324,7 @@ def test_a_stream_still_playing_gets_new_urls_and_a_refusal_ends_it(run_world: R
         assert fresh.lease_id == play.lease_id
         assert fresh.lease_expires_at == at(NOW + 20 + 30)  # renewed
         assert fresh.urls_expire_at == at(NOW + 20 + 600)
+        assert fresh.urls_valid_s == 600
         assert fresh.max_height == 1080
         token = fresh.manifests.dash.split("/")[2]
         assert token != play.manifests.dash.split("/")[2]

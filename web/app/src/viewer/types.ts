@@ -172,6 +172,7 @@ export interface PlaybackStart {
   renditions: Rendition[];
   manifests: { dash: string; hls: string };
   urls_expire_at: string;
+  urls_valid_s: number;
   delivery: DeliveryHost[];
 }
 
@@ -181,6 +182,7 @@ export interface PlaybackRefresh {
   max_height: number;
   manifests: { dash: string; hls: string };
   urls_expire_at: string;
+  urls_valid_s: number;
 }
 
 export interface Heartbeat {

@@ -10,7 +10,7 @@ import type { Bookmark, PlaybackRefresh, PlaybackStart, Rendition } from "../typ
 import { HostFailover } from "./failover";
 import { type PlayerProblem, playerProblem, refusal } from "./messages";
 import { Reporter, afterPreviousStop, type Snapshot } from "./reporter";
-import { SignedUrls, refreshDelayMs, tokenOf } from "./signed";
+import { SignedUrls, refreshDelayMs, tokenOf, unsigned } from "./signed";
 
 export interface MenuOption {
   value: string;
@@ -151,6 +151,7 @@ export class PlayerEngine {
   /** The media token every request carries (renewed before it expires). */
   urls: SignedUrls | null = null;
   private refreshTimer: number | null = null;
+  private refreshing: Promise<void> | null = null;
   private reporter: Reporter | null = null;
   private closed = false;
   private firstFrameAt: number | null = null;
@@ -255,7 +256,7 @@ export class PlayerEngine {
     this.patch({ host: failover.current });
     const urls = new SignedUrls(tokenOf(lease.manifests.dash) ?? "");
     this.urls = urls;
-    this.scheduleRefresh(lease.urls_expire_at);
+    this.scheduleRefresh(refreshDelayMs(lease.urls_valid_s));
     const net = player.getNetworkingEngine();
     if (net) {
       net.registerRequestFilter(urls.requestFilter); // first: the failover keeps the path
@@ -336,6 +337,9 @@ export class PlayerEngine {
     const now = performance.now();
     this.failingSince ??= now;
     if (error.category === shaka.util.Error.Category.NETWORK && now - this.failingSince < GIVE_UP_AFTER_MS) {
+      // 403 everywhere: the media token expired (a tab asleep past its refresh, say) or no
+      // longer fits (a new network address): new URLs, then the retry uses them.
+      if (error.code === shaka.util.Error.Code.BAD_HTTP_STATUS && error.data[1] === 403) void this.refreshUrls();
       error.severity = shaka.util.Error.Severity.RECOVERABLE;
       this.retrying.add(error);
       player.retryStreaming(0.5);
@@ -640,51 +644,65 @@ export class PlayerEngine {
     try {
       const lease = await post<PlaybackStart>("/api/playback/start", { title_id: this.options.titleId, device_id: deviceId() });
       if (this.closed) return;
-      this.lease = { ...lease, renditions: this.lease?.renditions ?? lease.renditions };
+      const before = this.lease;
+      this.lease = { ...lease, renditions: before?.renditions ?? lease.renditions };
       this.reporter?.renewLease(lease.lease_id, lease.heartbeat_interval_s);
-      this.newUrls(lease);
+      this.newUrls(lease, before);
     } catch (err) {
       this.fail(refusal(err));
     }
   }
 
-  private scheduleRefresh(expiresAt: string, delayMs: number = refreshDelayMs(expiresAt)): void {
+  private scheduleRefresh(delayMs: number): void {
     if (this.refreshTimer !== null) window.clearTimeout(this.refreshTimer);
     this.refreshTimer = window.setTimeout(() => void this.refreshUrls(), delayMs);
   }
 
   /** Signed URLs from playback (a start or a refresh): the token for every request from now
-   * on, the plan's height (it may have changed), the next refresh. */
-  private newUrls(answer: PlaybackRefresh | PlaybackStart): void {
+   * on, the plan's height (it may have changed), the next refresh; a title whose video was
+   * replaced meanwhile (another folder) is loaded again where it was. */
+  private newUrls(answer: PlaybackRefresh | PlaybackStart, before: PlaybackStart | null): void {
     const token = tokenOf(answer.manifests.dash);
     if (token) this.urls?.set(token);
     const lease = this.lease;
     if (lease) {
-      const lowered = answer.max_height !== lease.max_height;
-      this.lease = { ...lease, lease_expires_at: answer.lease_expires_at, max_height: answer.max_height, manifests: answer.manifests, urls_expire_at: answer.urls_expire_at };
-      if (lowered) this.player?.configure({ restrictions: { maxHeight: answer.max_height } });
+      this.lease = { ...lease, lease_expires_at: answer.lease_expires_at, max_height: answer.max_height, manifests: answer.manifests, urls_expire_at: answer.urls_expire_at, urls_valid_s: answer.urls_valid_s };
     }
-    this.scheduleRefresh(answer.urls_expire_at);
+    const player = this.player;
+    if (before && player) {
+      if (answer.max_height !== before.max_height) player.configure({ restrictions: { maxHeight: answer.max_height } });
+      if (unsigned(answer.manifests.dash) !== unsigned(before.manifests.dash) && this.failover) {
+        void player.load(this.failover.url(answer.manifests.dash), this.video.currentTime).catch(() => undefined);
+      }
+    }
+    this.scheduleRefresh(refreshDelayMs(answer.urls_valid_s));
   }
 
-  /** New signed URLs before the current ones expire (the timer calls it; so may a test). A
-   * lapsed stream starts again; a refusal (the subscription ended, say) is shown; anything
-   * else is tried again in half a minute. */
-  async refreshUrls(): Promise<void> {
+  /** New signed URLs before the current ones expire (its timer calls it, and a 403 while
+   * streaming; so may a test). A lapsed stream starts again; a refusal is shown; a network
+   * or service failure is tried again in half a minute. */
+  refreshUrls(): Promise<void> {
+    this.refreshing ??= this.askForUrls().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async askForUrls(): Promise<void> {
     const lease = this.lease;
     if (this.closed || !lease) return;
     try {
       const answer = await post<PlaybackRefresh>("/api/playback/refresh", { lease_id: lease.lease_id });
       if (this.closed) return;
-      this.newUrls(answer);
+      this.newUrls(answer, lease);
     } catch (err) {
       if (this.closed) return;
-      if (err instanceof ApiError && (err.status === 404 || err.status === 410)) {
+      if (err instanceof ApiError && (err.status === 404 || err.status === 410) && err.code.startsWith("lease_")) {
         await this.restartLease();
-      } else if (err instanceof ApiError && (err.status === 403 || err.status === 409)) {
-        this.fail(refusal(err));
+      } else if (err instanceof ApiError && [401, 403, 404, 409].includes(err.status)) {
+        this.fail(refusal(err)); // signed out, refused, or the title is gone
       } else {
-        this.scheduleRefresh(lease.urls_expire_at, 30_000);
+        this.scheduleRefresh(30_000);
       }
     }
   }

@@ -16,10 +16,17 @@ export function tokenOf(url: string): string | null {
   return found ? found[0].slice(3, -1) : null;
 }
 
-/** When to ask for new URLs: three quarters of the way to their expiry (at least a second). */
-export function refreshDelayMs(expiresAt: string, now: number = Date.now()): number {
-  const left = Date.parse(expiresAt) - now;
-  return Math.max(1000, Math.floor(left * 0.75));
+/** A signed path without its token (`/media/assets/<id>/manifest.mpd`). */
+export function unsigned(url: string): string {
+  return url.replace(SIGNED, "/");
+}
+
+/** When to ask for new URLs, from how long playback said they work (seconds, on its clock,
+ * so a device's wrong clock does not matter): three quarters of the way, at least a second;
+ * a minute when the answer made no sense. */
+export function refreshDelayMs(validS: number): number {
+  if (!Number.isFinite(validS) || validS <= 0) return 60_000;
+  return Math.max(1000, Math.floor(validS * 750));
 }
 
 export class SignedUrls {
