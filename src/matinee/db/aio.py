@@ -20,9 +20,9 @@ those mean.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -56,6 +56,30 @@ _POSTGRES_UNAVAILABLE = ("08", "40", "53", "57", "58")
 # client-side connection failures (2002-2055), idle disconnect. PyMySQL reports many plain
 # mistakes (an unknown column) as OperationalError too, so the class alone says nothing.
 _MYSQL_UNAVAILABLE = {1040, 1043, 1045, 1053, 1205, 1213, 1927, 4031, *range(2000, 2100)}
+
+
+# A transaction the database chose to abort so another could go on (MySQL deadlock 1213;
+# PostgreSQL serialization failure 40001, deadlock 40P01): nothing of it was kept, so running
+# it again is safe, and is what both databases' manuals ask of the application.
+_MYSQL_RETRY = {1213}
+_POSTGRES_RETRY = ("40001", "40P01")
+RETRIES = 3
+T = TypeVar("T")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) is a transaction aborted to break a
+    deadlock or a serialization conflict."""
+    found: BaseException | None = exc
+    while found is not None:
+        if isinstance(found, DBAPIError):
+            orig = found.orig
+            if _is_mysql(orig):
+                args: tuple[object, ...] = tuple(getattr(orig, "args", ()))
+                return len(args) > 0 and args[0] in _MYSQL_RETRY
+            return getattr(orig, "sqlstate", None) in _POSTGRES_RETRY
+        found = found.__cause__
+    return False
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -154,6 +178,21 @@ class Database:
         except Exception as exc:
             self._raise_unavailable(exc)
             raise
+
+    async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """``work`` in one :meth:`write` transaction, run again (up to ``RETRIES`` times in
+        all) when the database aborted it to break a deadlock or a serialization conflict."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with self.write() as session:
+                    return await work(session)
+            except Exception as exc:
+                if attempt == RETRIES or not is_retryable(exc):
+                    raise
+                log.info(
+                    "database %s aborted a transaction (%s); running it again", safe(self.url), exc
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _raise_unavailable(self, exc: Exception) -> None:
         if isinstance(exc, MatineeError) or not _is_unavailable(exc):

@@ -9,12 +9,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pymysql
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from matinee.db import make_engine
-from matinee.db.aio import Database, DatabaseUnavailable
+from matinee.db.aio import RETRIES, Database, DatabaseUnavailable, is_retryable
 from matinee.testing.servers import MariaDbServer, PostgresServer, pick_port
 from matinee.testing.servers.process import port_is_free
 
@@ -213,6 +214,42 @@ def test_a_server_that_stops_is_unavailable_until_it_is_back(
                     await s.execute(update(counters).values(value=2))
             own_server.start()
             assert await _value(db) == 1
+        finally:
+            await db.close()
+
+    asyncio.run(main())
+
+
+def test_a_transaction_aborted_to_break_a_deadlock_runs_again(tmp_path: Path) -> None:
+    def aborted(code: int) -> DBAPIError:
+        return DBAPIError("INSERT ...", {}, pymysql.err.OperationalError(code, "Deadlock found"))
+
+    assert is_retryable(aborted(1213))
+    assert not is_retryable(aborted(1205))  # a lock wait timeout: the caller says "try later"
+    assert not is_retryable(ValueError("no"))
+
+    async def main() -> None:
+        db = Database(f"sqlite:///{tmp_path / 'retry.db'}")
+        runs: list[int] = []
+
+        async def work(session: object) -> str:
+            runs.append(len(runs))
+            if len(runs) < RETRIES:
+                raise aborted(1213)
+            return "done"
+
+        try:
+            assert await db.transaction(work) == "done"
+            assert len(runs) == RETRIES
+            runs.clear()
+
+            async def always(session: object) -> str:
+                runs.append(0)
+                raise aborted(1213)
+
+            with pytest.raises(DatabaseUnavailable):  # given up: the 503 "try again shortly"
+                await db.transaction(always)
+            assert len(runs) == RETRIES
         finally:
             await db.close()
 

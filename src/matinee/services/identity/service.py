@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from matinee.clock import Clock
 from matinee.db.aio import Database
@@ -180,22 +181,29 @@ class IdentityService:
         else:
             ok = await self.hasher.verify(account.password_hash, password)
         if not ok or account is None:
-            async with self.db.write() as s:
+
+            async def failed(s: AsyncSession) -> None:
                 store = IdentityStore(s)
                 await self.per_account.record(store, email)
                 await self.per_client.record(store, client)
+
+            await self.db.transaction(failed)  # concurrent sign-ins may deadlock: run again
             raise InvalidCredentials("The email or password is not right.")
         rehashed = None
         if self.hasher.needs_rehash(account.password_hash):
             rehashed = await self.hasher.hash(password)
-        async with self.db.write() as s:
+        known = account
+
+        async def issue(s: AsyncSession) -> IssuedSession:
             store = IdentityStore(s)
             await self.per_account.clear(store, email)
             if rehashed is not None:
-                fresh = await store.account(account.id)
-                if fresh is not None and fresh.password_hash == account.password_hash:
+                fresh = await store.account(known.id)
+                if fresh is not None and fresh.password_hash == known.password_hash:
                     fresh.password_hash = rehashed
-            return await self._issue(store, account, device)
+            return await self._issue(store, known, device)
+
+        return await self.db.transaction(issue)
 
     async def _issue(
         self, store: IdentityStore, account: Account, device: DeviceHint
