@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from fastapi import FastAPI
 
 from matinee.clock import SystemClock
 from matinee.discovery.api import registry_app
@@ -18,6 +21,7 @@ from matinee.discovery.config import DiscoveryConfig
 from matinee.discovery.models import InstanceInfo
 from matinee.discovery.registry import Registry
 from matinee.discovery.replication import Replicator
+from matinee.runtime.httpclient import HttpTransport
 from matinee.telemetry.metrics import Registry as Metrics
 from matinee.testing.discovery import HttpxRequest, ThreadedServer
 
@@ -52,8 +56,24 @@ def start_peer(port: int, *others: int) -> Peer:
     clock = SystemClock()
     metrics = Metrics(clock)
     registry = Registry(config, clock, metrics)
-    replicator = Replicator(config, registry, HttpxRequest(), metrics)
-    server = ThreadedServer(registry_app(registry, replicator), port).start()
+    # The production transport, as the registry service's: its connections live on the peer's
+    # own loop, so the peer's lifespan closes them (an httpx client left open here kept
+    # unconnected sockets of cancelled happy-eyeballs attempts until the session ended).
+    transport = HttpTransport()
+    replicator = Replicator(config, registry, transport.request, metrics)
+    app = registry_app(registry, replicator)
+    serve = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with serve(app):
+                yield
+        finally:
+            await transport.aclose()
+
+    app.router.lifespan_context = lifespan
+    server = ThreadedServer(app, port).start()
     return Peer(f"{server.url}/eureka", server, metrics)
 
 
