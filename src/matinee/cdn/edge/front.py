@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import heapq
 import ipaddress
 import json
 import logging
@@ -156,6 +157,7 @@ class Grants:
         self._margin = margin
         self._limit = limit
         self._granted: dict[tuple[str, str], _Granted] = {}
+        self._expiring: list[tuple[int, str, str]] = []  # heap of (expires, address, token)
         self._tokens: Counter[str] = Counter()
         self._count = 0
         self.refused = 0  # grants not made: a bound reached, or the disk refused
@@ -168,6 +170,7 @@ class Grants:
 
     def _forget_all(self) -> None:
         self._granted.clear()
+        self._expiring.clear()
         self._tokens.clear()
         self._count = 0
 
@@ -210,6 +213,7 @@ class Grants:
             return False
         if entry is None:
             entry = self._granted[(address, token)] = _Granted(expires, set())
+            heapq.heappush(self._expiring, (expires, address, token))
             self._tokens[address] += 1
         entry.folders.add(folder)
         self._count += 1
@@ -229,9 +233,10 @@ class Grants:
     def sweep(self, now: float) -> int:
         """Remove the grants of tokens that expire within the margin; how many went. If some
         cannot be removed, all go (see the class)."""
-        due = [key for key, g in self._granted.items() if g.expires - self._margin <= now]
         removed = 0
-        for address, token in due:
+        expiring = self._expiring
+        while expiring and expiring[0][0] - self._margin <= now:
+            _, address, token = expiring[0]
             try:
                 shutil.rmtree(self.root / address / token)
             except FileNotFoundError:
@@ -241,6 +246,7 @@ class Grants:
                 return removed + self._remove_all()
             with contextlib.suppress(OSError):
                 (self.root / address).rmdir()  # when it was the address's last token
+            heapq.heappop(expiring)
             folders = self._granted.pop((address, token)).folders
             self._tokens[address] -= 1
             if not self._tokens[address]:

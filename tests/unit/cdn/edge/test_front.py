@@ -186,6 +186,23 @@ def test_grants_are_made_only_where_nginx_could_use_them_and_go_before_the_token
     assert list((tmp_path / "grants").iterdir()) == []
 
 
+def test_grants_go_in_order_of_expiry_whatever_order_they_came_in(tmp_path: Path) -> None:
+    grants = Grants(tmp_path / "grants")
+    grants.reset()
+    now = 1_000_000.0
+    tokens = {ttl: sign(ttl=ttl) for ttl in (300, 100, 600)}
+    for ttl, token in tokens.items():
+        assert grants.grant("10.0.0.1", token, SEG_720, int(now + ttl), now)
+    assert grants.sweep(now) == 0
+    assert grants.sweep(now + 100 - GRANT_MARGIN_S) == 1
+    assert grants.sweep(now + 300 - GRANT_MARGIN_S) == 1
+    assert not grants.path("10.0.0.1", tokens[300], PREFIX + "video/720p-3000k/").exists()
+    assert grants.path("10.0.0.1", tokens[600], PREFIX + "video/720p-3000k/").is_file()
+    assert len(grants) == 1
+    assert grants.sweep(now + 600) == 1
+    assert len(grants) == 0
+
+
 def test_grants_are_bounded_per_token_and_address_and_never_raise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
