@@ -83,10 +83,19 @@ LIVE_COLUMNS = (
     "bitrate, buffer_s, rebuffers, finished"
 )
 
-SQLITE_INSERT = (
-    "INSERT OR IGNORE INTO live_events"  # noqa: S608 - a constant column list; values are bound
-    f" ({LIVE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
+LIVE_FIELDS = 13
+
+
+def sqlite_insert(rows: int = 1) -> str:
+    """``INSERT OR IGNORE`` of ``rows`` live rows in one statement (13 bound values each)."""
+    row = "(" + ",".join("?" * LIVE_FIELDS) + ")"
+    return (
+        "INSERT OR IGNORE INTO live_events"  # noqa: S608 - constant columns; values are bound
+        f" ({LIVE_COLUMNS}) VALUES " + ",".join([row] * rows)
+    )
+
+
+SQLITE_INSERT = sqlite_insert()
 
 SQLITE_UPSERT_TITLE = """
 INSERT INTO title_states (profile_id, title_id, at, event_id, position_s, duration_s, finished)

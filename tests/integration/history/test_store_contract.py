@@ -126,6 +126,21 @@ def test_a_retried_batch_is_stored_once(history_url: str) -> None:
     run(history_url, body)
 
 
+def test_a_large_batch_with_repeats_inside_is_stored_whole_and_once(history_url: str) -> None:
+    # Larger than one multi-row statement on SQLite (500 rows) and not a multiple of it, with
+    # events repeated inside the batch, as a client's retry can be gathered with its original.
+    async def body(store: HistoryStore) -> None:
+        players = [Player(profile(), FakeClock()) for _ in range(3)]
+        batch = [e for p in players for e in p.watch("movie", 401)]
+        await store.append(batch + batch[:700] + batch[1000:1010])
+        for p in players:
+            mine = [e for e in batch if e.profile_id == p.profile_id]
+            items = await all_history(store, p.profile_id, 500)
+            assert items == list(reversed(mine))
+
+    run(history_url, body)
+
+
 def test_history_pages_newest_first_with_opaque_cursors(history_url: str) -> None:
     async def body(store: HistoryStore) -> None:
         p = Player(profile(), FakeClock())
