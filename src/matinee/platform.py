@@ -140,6 +140,7 @@ class Platform:
             work_dir=str(s.work_dir),
             vmaf_subsample=s.vmaf_subsample,
             encoder_threads=s.encoder_threads,
+            nice=s.worker_nice,
         )
 
     def queue(self) -> Queue:

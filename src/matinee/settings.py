@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         default=1, ge=0, description="Threads per x264 encoder; 0 lets x264 choose"
     )
     vmaf_subsample: int = Field(default=4, ge=1, description="Score every Nth frame for VMAF")
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower ingest workers (and their ffmpeg) run than the services, "
+        "so sign-in and browsing stay quick while titles transcode on the same machine",
+    )
     upload_ttl_s: float = Field(
         default=86400.0,
         gt=0,

@@ -8,6 +8,7 @@ outputs back, so no task depends on another task's local disk.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,7 @@ class WorkerConfig:
     work_dir: str
     vmaf_subsample: int
     encoder_threads: int
+    nice: int = 0
 
 
 class WorkerContext:
@@ -110,8 +112,20 @@ def init_worker(config: WorkerConfig) -> None:
     """Pool initializer: die with the runner, and open the store once per process."""
     global _context  # noqa: PLW0603 - one context per worker process, set at start-up
     die_with_parent()
+    lower_priority(config.nice)
     logging.basicConfig(level=logging.WARNING)
     _context = WorkerContext(config)
+
+
+def lower_priority(increment: int) -> None:
+    """Run this process (and the tools it starts, which inherit it) ``increment`` nice levels
+    below its parent: the CPU goes to the services first when both want it, and to the
+    transcodes whenever the services leave it idle."""
+    if increment > 0:
+        try:
+            os.nice(increment)
+        except OSError as exc:  # not allowed here: run at the parent's priority
+            log.warning("ingest worker could not lower its priority: %s", exc)
 
 
 def context() -> WorkerContext:
