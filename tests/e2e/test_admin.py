@@ -110,6 +110,7 @@ def test_admin_pages_show_the_running_platform(stack: Stack, page: Page) -> None
     for app in ("gateway", "catalog", "playback", "media", "web", "edge"):
         expect(view.locator(f'[data-testid="instance-row"][data-app="{app}"]')).to_have_count(1)
     expect(view.get_by_test_id("breaker-row").first).to_be_visible()
+    expect(view.locator('[data-testid="registry-row"][data-up="true"]')).to_have_count(1)
 
     nav.get_by_role("link", name="Metrics").click()
     graphs = page.get_by_test_id("metric-graph")

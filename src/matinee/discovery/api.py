@@ -242,6 +242,20 @@ def router(registry: Registry, replicator: Replicator | None = None) -> APIRoute
             peers.delete_status_override(app, instance_id)
         return Response(status_code=200)
 
+    @api.get("/status")
+    async def status() -> dict[str, object]:
+        """This peer's own state (Eureka's status page, as JSON): its registry's size, the
+        renewals against the self-preservation threshold, and its replication peers."""
+        sp = registry.preservation
+        return {
+            "apps": len(registry.applications().applications),
+            "instances": registry.size,
+            "renews_last_window": sp.renews_last_window,
+            "renew_threshold": sp.threshold,
+            "self_preservation": sp.active,
+            "replicas": [] if replicator is None else replicator.describe(),
+        }
+
     @api.get("/instances/{instance_id}")
     async def find_instance(instance_id: str, request: Request) -> Response:
         found = registry.find_instance(instance_id)

@@ -48,7 +48,7 @@ class RegistryPeers:
             raise ValueError("discovery needs at least one registry URL")
         self.urls = [u.rstrip("/") for u in urls]
         self._request = request
-        self._timeout = timeout
+        self.timeout = timeout
         self._current = 0
 
     @property
@@ -68,7 +68,7 @@ class RegistryPeers:
             index = (self._current + step) % len(self.urls)
             url = f"{self.urls[index]}{path}"
             try:
-                response = await self._request(method, url, list(headers), body, self._timeout)
+                response = await self._request(method, url, list(headers), body, self.timeout)
             except Exception as exc:  # noqa: BLE001 - the transport is injected; any failure means try the next peer
                 problems.append(f"{self.urls[index]}: {str(exc) or type(exc).__name__}")
                 continue

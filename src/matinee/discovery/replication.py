@@ -74,6 +74,12 @@ class Replicator:
     def peer_urls(self) -> list[str]:
         return [p.url for p in self._peers]
 
+    def describe(self) -> list[dict[str, object]]:
+        """Each other peer: whether its last replication went through, and what waits for it."""
+        return [
+            {"url": p.url, "healthy": p.healthy, "queued": p.queue.qsize()} for p in self._peers
+        ]
+
     # -- what to replicate (called after the local registry accepted a client's call) ------
 
     def register(self, info: InstanceInfo) -> None:

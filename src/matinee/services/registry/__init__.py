@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 
@@ -15,14 +16,22 @@ from matinee.runtime.app import ServiceSpec
 from matinee.runtime.context import ServiceContext
 
 
+def _normal(url: str) -> tuple[str, str, int | None, str]:
+    """A URL as compared: ``http://h/eureka`` and ``http://h:80/eureka/`` are the same."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port, parts.path.rstrip("/")
+
+
 def peer_urls(ctx: ServiceContext) -> tuple[str, ...]:
-    """The OTHER registry peers: the configured ones, else every registry URL but this one's."""
+    """The OTHER registry peers: the configured ones, else every registry URL but this one's
+    (a registry that replicated to itself would count every renewal twice)."""
     cfg = ctx.config.discovery
     if cfg.peer_urls:
         return cfg.peer_urls
     me = ctx.discovery.self_info
-    own = f"{me.base_url}/eureka" if me is not None else ""
-    return tuple(u for u in cfg.registry_urls if u.rstrip("/") != own)
+    own = _normal(f"{me.base_url}/eureka") if me is not None else None
+    return tuple(u for u in cfg.registry_urls if _normal(u) != own)
 
 
 def build(ctx: ServiceContext) -> APIRouter:

@@ -91,8 +91,11 @@ class FleetView:
         self.services = frozenset(s.lower() for s in services)
 
     async def describe(self, minutes: float) -> dict[str, Any]:
-        snapshot = await self.registry.snapshot()
+        snapshot, (registries, peer_problems) = await asyncio.gather(
+            self.registry.snapshot(), self.registry.peer_states()
+        )
         problems: list[Problem] = [snapshot.problem] if snapshot.problem else []
+        problems += peer_problems
         apps = sorted(snapshot.apps.applications, key=lambda a: a.name)
         asked = [i for a in apps if a.name.lower() in self.services for i in a.instances]
         self.calls.forget_except(i.instance_id for i in asked)
@@ -111,6 +114,7 @@ class FleetView:
                 }
                 for a in apps
             ],
+            "registries": registries,
             "breakers": breakers,
             "shedding": shedding,
             "window_minutes": minutes,

@@ -10,8 +10,10 @@ no peer answers, it falls back to this instance's cache and says so.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from matinee.discovery.models import Applications
 from matinee.discovery.peers import JSON_HEADERS, RegistryPeers
@@ -19,6 +21,14 @@ from matinee.runtime.context import ServiceContext
 from matinee.services.web.instances import Problem
 
 REGISTRY = "registry"
+PEER_FIELDS = (
+    "apps",
+    "instances",
+    "renews_last_window",
+    "renew_threshold",
+    "self_preservation",
+    "replicas",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,29 @@ class RegistryView:
         )
         self.ctx.metrics.counter("admin.unavailable", part="apps").inc()
         return Snapshot(self.ctx.discovery.applications(), "cache", problem)
+
+    async def peer_states(self) -> tuple[list[dict[str, Any]], list[Problem]]:
+        """Every configured registry peer's own state (``GET /eureka/status``), asked of each
+        directly; a peer that does not answer is a row with ``up`` false and a problem."""
+        rows = await asyncio.gather(*(self._peer(url) for url in self.peers.urls))
+        problems = [
+            Problem(REGISTRY, "peers", f"{row['url']}: {row['error']}")
+            for row in rows
+            if not row["up"]
+        ]
+        return rows, problems
+
+    async def _peer(self, url: str) -> dict[str, Any]:
+        try:
+            response = await self.ctx.transport.request(
+                "GET", f"{url}/status", list(JSON_HEADERS), b"", self.peers.timeout
+            )
+            state = json.loads(response.body) if response.status == 200 else None
+        except Exception as exc:  # noqa: BLE001 - any failure means this peer is not answering
+            return {"url": url, "up": False, "error": str(exc) or type(exc).__name__}
+        if not isinstance(state, dict):
+            return {"url": url, "up": False, "error": f"answered {response.status}"}
+        return {"url": url, "up": True, **{k: state.get(k) for k in PEER_FIELDS}}
 
     async def snapshot(self) -> Snapshot:
         """The registry's apps now, or this instance's cached copy when it cannot answer."""

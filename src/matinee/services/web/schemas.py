@@ -62,6 +62,26 @@ class ShedOut(BaseModel):
     shed_rate: float = Field(description="shed / (admitted + shed), 0-1")
 
 
+class ReplicaOut(BaseModel):
+    url: str
+    healthy: bool = Field(description="its last replication from this peer went through")
+    queued: int = Field(description="replications waiting to be sent to it")
+
+
+class RegistryOut(BaseModel):
+    url: str
+    up: bool
+    apps: int | None = None
+    instances: int | None = None
+    renews_last_window: int | None = Field(default=None, description="lease renewals it saw")
+    renew_threshold: int | None = Field(
+        default=None, description="at or below it, self-preservation keeps expired leases"
+    )
+    self_preservation: bool | None = None
+    replicas: list[ReplicaOut] = Field(default_factory=list, description="its peers")
+    error: str | None = None
+
+
 class ServicesOut(BaseModel):
     model_config = _examples(
         {
@@ -108,6 +128,7 @@ class ServicesOut(BaseModel):
     )
 
     apps: list[AppOut]
+    registries: list[RegistryOut] = Field(description="every registry peer's own state")
     breakers: list[BreakerOut]
     shedding: list[ShedOut]
     window_minutes: float = Field(description="the window the shedding counts cover")

@@ -133,6 +133,13 @@ def test_the_admin_api_gathers_from_every_process(fleet: Fleet) -> None:
     assert apps == {"web": records["web"], "gateway": records["gateway"]}
     assert state["source"] == "registry"
     assert state["unavailable"] == []
+    # both registry peers answer, each replicating to the other
+    peers = {p["url"]: p for p in state["registries"]}
+    assert len(peers) == 2
+    for url, peer in peers.items():
+        assert peer["up"] is True
+        assert peer["instances"] == len(records["web"] | records["gateway"])
+        assert [r["url"] for r in peer["replicas"]] == [u for u in peers if u != url]
     assert {row["instance"] for row in state["shedding"]} == records["web"] | records["gateway"]
     # the gateways have called web (the pages above): their breakers for it are closed
     gateway_breakers = [b for b in state["breakers"] if b["dependency"] == "web"]

@@ -116,6 +116,15 @@ def test_services_lists_instances_breakers_and_shed_rates(tmp_path: Path) -> Non
         )
         assert web["zone"] == stack.monolith.config.zone
         assert abs(web["last_renewal"] - clock.time()) < 2 * STEP
+        # the registry peer (the monolith has one) answers for itself
+        (peer,) = state["registries"]
+        assert peer["up"] is True
+        assert peer["url"].endswith("/eureka")
+        assert (peer["apps"], peer["instances"]) == (4, 4)
+        # just registered: renewals have not built up past the threshold yet (as in Eureka)
+        assert peer["renews_last_window"] < peer["renew_threshold"]
+        assert peer["self_preservation"] is True
+        assert peer["replicas"] == []  # its only peer is itself: nothing to replicate to
 
         # the gateway's breaker for media counted the one call that got through
         (to_media,) = by(state["breakers"], instance="gateway-1", dependency="media")
@@ -229,6 +238,10 @@ def test_dead_parts_are_named_and_the_rest_is_answered(tmp_path: Path) -> None:
         state = (await stack.admin("/api/admin/services")).json()
         assert state["source"] == "cache"
         assert {a["name"] for a in state["apps"]} == {"media", "web", "gateway"}
-        assert ("registry", "apps") in {(u["source"], u["part"]) for u in state["unavailable"]}
+        missing = {(u["source"], u["part"]) for u in state["unavailable"]}
+        assert {("registry", "apps"), ("registry", "peers")} <= missing
+        (peer,) = state["registries"]
+        assert peer["up"] is False
+        assert peer["error"]
 
     run(tmp_path, body, with_steering=False)

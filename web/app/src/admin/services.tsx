@@ -77,6 +77,48 @@ export function ServicesPage(): JSX.Element {
               </tbody>
             </table>
           ) : null}
+          <h2>Registry peers</h2>
+          {(v.registries ?? []).length === 0 ? <Empty>No registry peer is configured.</Empty> : null}
+          {(v.registries ?? []).length > 0 ? (
+            <table class="grid registries">
+              <thead>
+                <tr>
+                  <th>Peer</th>
+                  <th>State</th>
+                  <th class="num">Instances</th>
+                  <th class="num">Renewals / threshold</th>
+                  <th>Self-preservation</th>
+                  <th>Replicates to</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(v.registries ?? []).map((r) => (
+                  <tr key={r.url} data-testid="registry-row" data-up={String(r.up)}>
+                    <td>
+                      <code>{r.url}</code>
+                    </td>
+                    <td>
+                      <StateBadge state={r.up ? "UP" : "DOWN"} />
+                      {r.error ? <span class="hint"> {r.error}</span> : null}
+                    </td>
+                    <td class="num">{num(r.instances) ?? "—"}</td>
+                    <td class="num">{r.up ? `${num(r.renews_last_window) ?? "—"} / ${num(r.renew_threshold) ?? "—"}` : "—"}</td>
+                    <td>{r.self_preservation === true ? <StateBadge state="ON" /> : r.self_preservation === false ? "off" : "—"}</td>
+                    <td>
+                      {(r.replicas ?? []).length === 0
+                        ? "—"
+                        : (r.replicas ?? []).map((p) => (
+                            <div key={p.url}>
+                              <code>{p.url}</code> {p.healthy ? "" : <StateBadge state="FAILING" />}
+                              {p.queued > 0 ? <span class="hint"> {p.queued} queued</span> : null}
+                            </div>
+                          ))}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : null}
           <h2>Circuit breakers</h2>
           {(v.breakers ?? []).length === 0 ? <Empty>No breakers have been used yet.</Empty> : null}
           {(v.breakers ?? []).length > 0 ? (

@@ -169,7 +169,20 @@ export interface Shed {
   shed_rate: number;
 }
 
+export interface RegistryPeer {
+  url: string;
+  up: boolean;
+  apps?: number | null;
+  instances?: number | null;
+  renews_last_window?: number | null;
+  renew_threshold?: number | null;
+  self_preservation?: boolean | null;
+  replicas?: { url: string; healthy: boolean; queued: number }[];
+  error?: string | null;
+}
+
 export interface ServicesView {
+  registries?: RegistryPeer[];
   apps: { name: string; instances: Instance[] }[];
   breakers: Breaker[];
   shedding: Shed[];
