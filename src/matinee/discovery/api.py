@@ -247,9 +247,10 @@ def router(registry: Registry, replicator: Replicator | None = None) -> APIRoute
         """This peer's own state (Eureka's status page, as JSON): its registry's size, the
         renewals against the self-preservation threshold, and its replication peers."""
         sp = registry.preservation
+        apps = registry.applications().applications
         return {
-            "apps": len(registry.applications().applications),
-            "instances": registry.size,
+            "apps": len(apps),
+            "instances": sum(len(app.instances) for app in apps),
             "renews_last_window": sp.renews_last_window,
             "renew_threshold": sp.threshold,
             "self_preservation": sp.active,

@@ -19,6 +19,7 @@ what makes FULL affordable.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import operator
@@ -56,7 +57,6 @@ INSERT = schema_sql.SQLITE_INSERT
 # and not held up row by row by the event loop's thread (6,500 bound values, under SQLite's
 # limit of 32,766).
 INSERT_ROWS = 500
-_INSERT_MANY = schema_sql.sqlite_insert(INSERT_ROWS)
 
 # The writer's page cache. Appends are spread over every active profile's pages (the live table
 # is clustered by profile), so a commit dirties about one page per profile in it; a cache that
@@ -66,9 +66,9 @@ WRITER_CACHE_KIB = 65_536
 # off the writer's commit path (its automatic checkpoints are off): a PASSIVE checkpoint once
 # about CHECKPOINT_ROWS rows were committed since the last one began, so a page written by
 # several commits in between is copied once. Inline, at the same WAL size, they cost the writer
-# about a third of its commit time. Should the WAL still outgrow WAL_LIMIT_BYTES (readers
-# holding old snapshots keep it from being reused), a RESTART checkpoint waits for the writer
-# and resets it.
+# about a third of its commit time. A busy writer begins its next transaction before a
+# PASSIVE checkpoint catches up, so the WAL is not reused and grows: past WAL_LIMIT_BYTES of
+# frames a TRUNCATE checkpoint waits for the writer, copies the rest and empties the file.
 CHECKPOINT_ROWS = 40_000
 COMMIT_ROWS = 8  # what a commit costs besides its rows (interior pages), counted as rows
 WAL_LIMIT_BYTES = 256 * 2**20
@@ -106,14 +106,23 @@ event_row: Callable[[ViewingEvent], tuple[Any, ...]] = operator.attrgetter(
 
 
 def insert_live(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert live rows (as made by :func:`event_row`), ``INSERT_ROWS`` to a statement."""
-    whole = len(rows) - len(rows) % INSERT_ROWS
+    """Insert live rows (as made by :func:`event_row`), ``INSERT_ROWS`` to a statement (fewer
+    where SQLite allows fewer bound values: builds before 3.32 allow 999)."""
+    fields = schema_sql.LIVE_FIELDS
+    per = min(INSERT_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // fields)
+    whole = len(rows) - len(rows) % per if per > 1 else 0
     if whole:
         flat = list(itertools.chain.from_iterable(rows[:whole]))
-        step = INSERT_ROWS * schema_sql.LIVE_FIELDS
-        conn.executemany(_INSERT_MANY, (flat[i : i + step] for i in range(0, len(flat), step)))
+        step = per * fields
+        statement = _insert_many(per)
+        conn.executemany(statement, (flat[i : i + step] for i in range(0, len(flat), step)))
     if whole < len(rows):
         conn.executemany(INSERT, rows[whole:])
+
+
+@functools.cache
+def _insert_many(rows: int) -> str:
+    return schema_sql.sqlite_insert(rows)
 
 
 def _event(profile_id: str, r: Sequence[Any]) -> ViewingEvent:
@@ -159,6 +168,7 @@ class _Connection:
             self.pragmas.append("PRAGMA wal_autocheckpoint=0")  # the _Checkpointer's job
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=name)
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -167,12 +177,14 @@ class _Connection:
         return conn
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
-            self._conn = self._connect()
+        if self._closed:
+            raise HistoryUnavailable("the history store is closed")
         try:
+            if self._conn is None:
+                self._conn = self._connect()
             return fn(self._conn)
         except sqlite3.Error as exc:
-            if self._conn.in_transaction:
+            if self._conn is not None and self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise HistoryUnavailable(f"the history database failed: {exc}") from exc
 
@@ -194,6 +206,7 @@ class _Connection:
 
     async def close(self) -> None:
         def close() -> None:
+            self._closed = True  # work queued behind this finds it closed, never reopens it
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -204,8 +217,8 @@ class _Connection:
 
 @dataclass(slots=True)
 class CheckpointStats:
-    """The background checkpoints since the store opened: done, followed by a RESTART (the WAL
-    had outgrown its limit), failed (tried again after later commits)."""
+    """The background checkpoints since the store opened: done, followed by a TRUNCATE (the
+    WAL had outgrown its limit), failed (tried again after later commits)."""
 
     checkpoints: int = 0
     restarts: int = 0
@@ -218,41 +231,67 @@ class _Checkpointer:
     once enough rows went in since the last one began."""
 
     def __init__(self, path: Path, synchronous: str, *, every_rows: int, wal_limit: int) -> None:
-        self.wal = path.with_name(path.name + "-wal")
         self._conn = _Connection(path, synchronous, "history-checkpointer")
         self._every_rows = every_rows
         self._wal_limit = wal_limit
         self._lock = threading.Lock()
         self._rows = 0
         self._running = False
+        self._closed = False
         self.stats = CheckpointStats()
 
     def committed(self, rows: int) -> None:
         with self._lock:
             self._rows += rows + COMMIT_ROWS
-            if self._running or self._rows < self._every_rows:
+            if self._closed or self._running or self._rows < self._every_rows:
                 return
             self._rows = 0
             self._running = True
         if not self._conn.submit(self._checkpoint):
-            self._running = False
+            with self._lock:
+                self._running = False
 
     def _checkpoint(self) -> None:
         try:
-            self._conn.call(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
-            self.stats.checkpoints += 1
-            if self.wal.stat().st_size > self._wal_limit:
-                self._conn.call(lambda c: c.execute("PRAGMA wal_checkpoint(RESTART)").fetchall())
-                self.stats.restarts += 1
-        except (HistoryUnavailable, OSError) as exc:  # tried again after later commits
-            self.stats.failures += 1
-            log.warning("checkpointing the history database failed: %s", exc)
+            self._copy_back()
+        except HistoryUnavailable as exc:  # tried again after later commits
+            self._failed(str(exc))
         finally:
             with self._lock:
                 self._running = False
 
+    def _copy_back(self) -> None:
+        busy, frames, _ = self._conn.call(_pragma_row("wal_checkpoint(PASSIVE)"))
+        if busy:  # another connection is checkpointing this file: it does the work
+            return
+        self.stats.checkpoints += 1
+        (page_size,) = self._conn.call(_pragma_row("page_size"))
+        if frames * page_size <= self._wal_limit:
+            return
+        # TRUNCATE waits for the writer, copies the rest and empties the file (a reused WAL
+        # keeps its size on disk; this gives the space back).
+        busy, _, _ = self._conn.call(_pragma_row("wal_checkpoint(TRUNCATE)"))
+        if busy:
+            self._failed("the WAL could not be emptied: a reader or the writer held it")
+            return
+        self.stats.restarts += 1
+
+    def _failed(self, why: str) -> None:
+        self.stats.failures += 1
+        log.warning("checkpointing the history database failed: %s", why)
+
     async def close(self) -> None:
+        with self._lock:
+            self._closed = True  # commits still finishing start no more checkpoints
         await self._conn.close()
+
+
+def _pragma_row(pragma: str) -> Callable[[sqlite3.Connection], tuple[Any, ...]]:
+    def run(conn: sqlite3.Connection) -> tuple[Any, ...]:
+        row: tuple[Any, ...] = conn.execute(f"PRAGMA {pragma}").fetchone()
+        return row
+
+    return run
 
 
 def _write(conn: sqlite3.Connection, statements: Callable[[sqlite3.Connection], T]) -> T:

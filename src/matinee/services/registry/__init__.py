@@ -19,7 +19,10 @@ from matinee.runtime.context import ServiceContext
 def _normal(url: str) -> tuple[str, str, int | None, str]:
     """A URL as compared: ``http://h/eureka`` and ``http://h:80/eureka/`` are the same."""
     parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # not a port: compared as written
+        return parts.scheme, parts.netloc, None, parts.path.rstrip("/")
     return parts.scheme, (parts.hostname or "").lower(), port, parts.path.rstrip("/")
 
 

@@ -15,10 +15,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from matinee.discovery.models import Applications
 from matinee.discovery.peers import JSON_HEADERS, RegistryPeers
 from matinee.runtime.context import ServiceContext
 from matinee.services.web.instances import Problem
+from matinee.services.web.schemas import RegistryOut
 
 REGISTRY = "registry"
 PEER_FIELDS = (
@@ -86,7 +89,13 @@ class RegistryView:
             return {"url": url, "up": False, "error": str(exc) or type(exc).__name__}
         if not isinstance(state, dict):
             return {"url": url, "up": False, "error": f"answered {response.status}"}
-        return {"url": url, "up": True, **{k: state.get(k) for k in PEER_FIELDS}}
+        row = {"url": url, "up": True, **{k: state[k] for k in PEER_FIELDS if k in state}}
+        try:
+            return RegistryOut.model_validate(row).model_dump()
+        except ValidationError as exc:
+            bad = exc.error_count()
+            why = f"answered a status this console cannot read ({bad} bad fields)"
+            return {"url": url, "up": False, "error": why}
 
     async def snapshot(self) -> Snapshot:
         """The registry's apps now, or this instance's cached copy when it cannot answer."""
