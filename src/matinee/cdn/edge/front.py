@@ -132,12 +132,6 @@ class FrontConfig:
         return self.root / HITS_LOG
 
 
-@dataclass
-class _Granted:
-    expires: int
-    folders: set[str]
-
-
 class Grants:
     """The files that let nginx serve what the Python edge has allowed: one per (client address,
     token, folder), ``<root>/<address>/<token>/<folder>/.grant``, each token's removed
@@ -156,7 +150,7 @@ class Grants:
         self.root = root
         self._margin = margin
         self._limit = limit
-        self._granted: dict[tuple[str, str], _Granted] = {}
+        self._granted: dict[tuple[str, str], set[str]] = {}  # (address, token) -> folders
         self._expiring: list[tuple[int, str, str]] = []  # heap of (expires, address, token)
         self._tokens: Counter[str] = Counter()
         self._count = 0
@@ -187,19 +181,19 @@ class Grants:
         reached."""
         if address is None:
             return False
-        entry = self._granted.get((address, token))
+        folders = self._granted.get((address, token))
         folder = path[: path.rfind("/") + 1]
-        if entry is not None and folder in entry.folders:
+        if folders is not None and folder in folders:
             if self.path(address, token, folder).exists():
                 return True
-            entry.folders.discard(folder)  # removed from under us: made again below
+            folders.discard(folder)  # removed from under us: made again below
             self._count -= 1
         if not self._usable(address, token, path, expires, now):
             return False
         if (
             self._count >= self._limit
-            or (entry is None and self._tokens[address] >= MAX_TOKENS_PER_ADDRESS)
-            or (entry is not None and len(entry.folders) >= MAX_FOLDERS_PER_TOKEN)
+            or (folders is None and self._tokens[address] >= MAX_TOKENS_PER_ADDRESS)
+            or (folders is not None and len(folders) >= MAX_FOLDERS_PER_TOKEN)
         ):
             self.refused += 1
             return False
@@ -211,11 +205,11 @@ class Grants:
             self.refused += 1
             log.warning("cannot make a grant for nginx (%s); the Python edge serves it", exc)
             return False
-        if entry is None:
-            entry = self._granted[(address, token)] = _Granted(expires, set())
+        if folders is None:
+            folders = self._granted[(address, token)] = set()
             heapq.heappush(self._expiring, (expires, address, token))
             self._tokens[address] += 1
-        entry.folders.add(folder)
+        folders.add(folder)
         self._count += 1
         return True
 
@@ -247,7 +241,7 @@ class Grants:
             with contextlib.suppress(OSError):
                 (self.root / address).rmdir()  # when it was the address's last token
             heapq.heappop(expiring)
-            folders = self._granted.pop((address, token)).folders
+            folders = self._granted.pop((address, token))
             self._tokens[address] -= 1
             if not self._tokens[address]:
                 del self._tokens[address]
