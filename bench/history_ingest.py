@@ -69,8 +69,9 @@ from history_bench_parts import (
 )
 
 OUT = Path(__file__).parent / "out"
-# Requests in flight: a latency point and a throughput point (group commit batches grow with
-# what is in flight; each SQLite commit costs an fsync, so throughput needs many waiting).
+# Requests in flight: a latency point and throughput points (group commit batches grow with
+# what is in flight; each SQLite commit costs an fsync, so throughput needs many waiting; at
+# 16384 the batches reach the writer's 50,000-event cap).
 SQLITE_CLIENTS = (128, 4096, 16384)
 CASSANDRA_CLIENTS = (128, 1024)
 PER_REQUEST = 10

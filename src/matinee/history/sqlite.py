@@ -176,7 +176,8 @@ class _Connection:
             conn.execute(pragma)
         return conn
 
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Call ``fn`` on the connection; only from its own thread (:meth:`run`, :meth:`submit`)."""
         if self._closed:
             raise HistoryUnavailable("the history store is closed")
         try:
@@ -189,7 +190,7 @@ class _Connection:
             raise HistoryUnavailable(f"the history database failed: {exc}") from exc
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.call, fn)
 
     def submit(self, fn: Callable[[], None]) -> bool:
         """Start ``fn`` on this connection's thread (where it may :meth:`call`) without waiting
@@ -199,10 +200,6 @@ class _Connection:
         except RuntimeError:  # shut down: the store is closing
             return False
         return True
-
-    def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Call ``fn`` on the connection, from its own thread (see :meth:`submit`)."""
-        return self._call(fn)
 
     async def close(self) -> None:
         def close() -> None:
@@ -221,7 +218,7 @@ class CheckpointStats:
     WAL had outgrown its limit), failed (tried again after later commits)."""
 
     checkpoints: int = 0
-    restarts: int = 0
+    truncates: int = 0
     failures: int = 0
 
 
@@ -274,7 +271,7 @@ class _Checkpointer:
         if busy:
             self._failed("the WAL could not be emptied: a reader or the writer held it")
             return
-        self.stats.restarts += 1
+        self.stats.truncates += 1
 
     def _failed(self, why: str) -> None:
         self.stats.failures += 1

@@ -24,14 +24,6 @@ from matinee.services.web.instances import Problem
 from matinee.services.web.schemas import RegistryOut
 
 REGISTRY = "registry"
-PEER_FIELDS = (
-    "apps",
-    "instances",
-    "renews_last_window",
-    "renew_threshold",
-    "self_preservation",
-    "replicas",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +81,9 @@ class RegistryView:
             return {"url": url, "up": False, "error": str(exc) or type(exc).__name__}
         if not isinstance(state, dict):
             return {"url": url, "up": False, "error": f"answered {response.status}"}
-        row = {"url": url, "up": True, **{k: state[k] for k in PEER_FIELDS if k in state}}
-        try:
-            return RegistryOut.model_validate(row).model_dump()
+        try:  # the schema keeps the fields it knows and checks them
+            row = RegistryOut.model_validate({**state, "url": url, "up": True, "error": None})
+            return row.model_dump()
         except ValidationError as exc:
             bad = exc.error_count()
             why = f"answered a status this console cannot read ({bad} bad fields)"

@@ -27,6 +27,14 @@ SHEDDING = GatewayConfig(
 )
 
 
+async def odd_registry(scope: Any, receive: Any, send: Any) -> None:
+    """Answers every request 200 with JSON that is no registry's."""
+    del scope, receive
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"apps": "many", "replicas": 3}'})
+
+
 def settings_for(tmp_path: Path) -> Settings:
     settings = Settings(
         data_dir=tmp_path,
@@ -243,5 +251,14 @@ def test_dead_parts_are_named_and_the_rest_is_answered(tmp_path: Path) -> None:
         (peer,) = state["registries"]
         assert peer["up"] is False
         assert peer["error"]
+
+        # something else answers at the registry's address, 200 with JSON it does not expect:
+        # the peer's row says so and the rest of the answer stands
+        stack.monolith.transport.mount("registry-1.local", odd_registry)
+        answer = await stack.admin("/api/admin/services")
+        assert answer.status == 200
+        (peer,) = answer.json()["registries"]
+        assert peer["up"] is False
+        assert "cannot read" in peer["error"]
 
     run(tmp_path, body, with_steering=False)
