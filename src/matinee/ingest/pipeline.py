@@ -1,7 +1,11 @@
 """The ingest pipeline's stages, planned in the runner from the results of earlier tasks.
 
-probe → split → encode (chunks x all rungs, audio, subtitles) → stitch (per rung)
-→ finish (package, thumbnails, VMAF per rung) → publish (asset rows, one transaction)
+probe → split → analyze (first passes, audio, subtitles) → encode (second passes) → stitch
+(per rung) → finish (package, thumbnails) → publish (asset rows, one transaction), then the
+follow-up: qc (VMAF per rung, recorded on the published tracks when done).
+
+The title is playable from publication; its quality scores arrive with the follow-up (on two
+cores, scoring nine rungs costs about a third of encoding them).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ def asset_prefix(job_id: str) -> str:
 
 class IngestPipeline:
     stages = ("probe", "split", "analyze", "encode", "stitch", "finish")
+    followups = ("qc",)
 
     def __init__(self, objects: ObjectStore, assets: AssetStore) -> None:
         self._objects = objects
@@ -60,21 +65,21 @@ class IngestPipeline:
                 "segment_seconds": p["segment_seconds"],
             }
             return [NewTask("split", "split", spec)]
-        if stage == "analyze":
-            return self._plan_analyze(job, probed, results["split"]["chunks"])
-        if stage == "encode":
-            return self._plan_encode(job, probed, results)
-        if stage == "stitch":
-            return self._plan_stitch(job, probed, results)
-        if stage == "finish":
-            return self._plan_finish(job, probed, results)
-        raise ValueError(f"unknown stage {stage}")
+        planners = {
+            "analyze": self._plan_analyze,
+            "encode": self._plan_encode,
+            "stitch": self._plan_stitch,
+            "finish": self._plan_finish,
+            "qc": self._plan_qc,
+        }
+        if stage not in planners:
+            raise ValueError(f"unknown stage {stage}")
+        return planners[stage](job, probed, results)
 
-    def _plan_analyze(
-        self, job: Job, probed: dict[str, Any], chunks: list[dict[str, Any]]
-    ) -> list[NewTask]:
+    def _plan_analyze(self, job: Job, probed: dict[str, Any], results: Results) -> list[NewTask]:
         """First passes of every chunk, with audio and subtitles alongside."""
         p, base = job.params, {"job_id": job.id}
+        chunks = results["split"]["chunks"]
         tasks = [
             NewTask(
                 f"analyze-{c['index']:04d}",
@@ -153,9 +158,7 @@ class IngestPipeline:
     def _plan_finish(self, job: Job, probed: dict[str, Any], results: Results) -> list[NewTask]:
         p, base = job.params, {"job_id": job.id}
         prefix = asset_prefix(job.id)
-        video = [
-            (_rung_name(r), results[f"stitch-{_rung_name(r)}"]["key"]) for r in probed["rungs"]
-        ]
+        video = _video_keys(probed, results)
         inputs: list[dict[str, Any]] = [{"kind": "video", "name": n, "key": k} for n, k in video]
         inputs += [
             {
@@ -177,7 +180,7 @@ class IngestPipeline:
         ]
         top = probed["rungs"][-1]
         duration = probed["probe"]["video"]["duration"]
-        tasks = [
+        return [
             NewTask(
                 "package",
                 "package",
@@ -204,19 +207,16 @@ class IngestPipeline:
                 },
             ),
         ]
-        tasks.append(
-            NewTask(
-                "vmaf",
-                "vmaf",
-                {
-                    **base,
-                    "rungs": [{"name": n, "key": k} for n, k in video],
-                    "master_key": p["master_key"],
-                    "probe": probed["probe"],
-                },
-            )
-        )
-        return tasks
+
+    def _plan_qc(self, job: Job, probed: dict[str, Any], results: Results) -> list[NewTask]:
+        video = _video_keys(probed, results)
+        spec = {
+            "job_id": job.id,
+            "rungs": [{"name": n, "key": k} for n, k in video],
+            "master_key": job.params["master_key"],
+            "probe": probed["probe"],
+        }
+        return [NewTask("vmaf", "vmaf", spec)]
 
     def finish(self, job: Job, results: Results) -> None:
         probed, packaged = results["probe"], results["package"]
@@ -226,7 +226,6 @@ class IngestPipeline:
         for rung in probed["rungs"]:
             name = _rung_name(rung)
             t = by_playlist[f"video/{name}/index.m3u8"]
-            score = results["vmaf"][name]
             tracks.append(
                 Track(
                     kind="video",
@@ -238,8 +237,6 @@ class IngestPipeline:
                     target_kbps=rung["rung"]["bitrate_kbps"],
                     peak_bps=t["peak_bps"],
                     average_bps=t["average_bps"],
-                    vmaf_mean=score["mean"],
-                    vmaf_min=score["min"],
                     playlist_key=f"{asset_prefix(job.id)}/{t['playlist']}",
                 )
             )
@@ -275,11 +272,26 @@ class IngestPipeline:
                 tracks=tracks,
             )
         )
+
+    def complete(self, job: Job, results: Results) -> None:
+        """Record each rung's VMAF on its published track (if scoring succeeded), then remove
+        the work files the follow-ups needed."""
+        scores = results.get("vmaf")
+        if scores:
+            self._assets.record_vmaf(
+                job.id, {name: (s["mean"], s["min"]) for name, s in scores.items()}
+            )
         self._objects.delete_prefix(work_prefix(job.id))
 
     def discard(self, job: Job) -> None:
         self._objects.delete_prefix(asset_prefix(job.id))
         self._objects.delete_prefix(work_prefix(job.id))
+
+
+def _video_keys(probed: dict[str, Any], results: Results) -> list[tuple[str, str]]:
+    """Each rung's name and its stitched rendition's key in the object store."""
+    names = [_rung_name(r) for r in probed["rungs"]]
+    return [(n, results[f"stitch-{n}"]["key"]) for n in names]
 
 
 def _rung_name(rung: dict[str, Any]) -> str:

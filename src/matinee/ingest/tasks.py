@@ -79,22 +79,25 @@ def _chunk_inputs(
 
 
 def analyze_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
-    """First pass of a chunk: x264's statistics per rung, and the chunk's weight per rung."""
+    """First pass of a chunk: x264's statistics per picture (rungs of the same size and frame
+    rate share one, see :func:`encode.first_pass_sources`), and the chunk's weight per rung."""
     job, c = spec["job_id"], spec["chunk"]
     rungs = [PlannedRung.from_dict(r) for r in spec["rungs"]]
+    sources = encode.first_pass_sources(rungs)
+    measured = [rungs[i] for i in sorted(set(sources))]
     with ctx.scratch(job, f"analyze-{c['index']}") as tmp:
-        chunk, prefixes = _chunk_inputs(ctx, c, len(rungs), tmp)
+        chunk, prefixes = _chunk_inputs(ctx, c, len(measured), tmp)
         encode.analyze_chunk(
             chunk,
             video=_probe(spec).video,
-            rungs=rungs,
+            rungs=measured,
             ladder=Ladder.parse(spec["ladder"]),
             stats=prefixes,
             threads=ctx.config.encoder_threads,
             on_progress=ctx.progress(task_id),
         )
         weights = {}
-        for i, (r, prefix) in enumerate(zip(rungs, prefixes, strict=True)):
+        for i, (r, prefix) in enumerate(zip(measured, prefixes, strict=True)):
             log = encode.stats_file(prefix, i)
             log_key, tree_key = _stats_keys(job, r.name, c["index"])
             ctx.publish(log, log_key)
@@ -102,6 +105,8 @@ def analyze_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str
             if tree.exists():  # fast presets turn the macroblock tree off
                 ctx.publish(tree, tree_key)
             weights[r.name] = ratecontrol.chunk_weight(log)
+    for r, source in zip(rungs, sources, strict=True):
+        weights[r.name] = weights[rungs[source].name]
     return {"index": c["index"], "duration": c["end"] - c["start"], "weights": weights}
 
 
@@ -109,12 +114,13 @@ def encode_chunk_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str,
     """Second pass of a chunk, each rung at this chunk's share of the title's bits."""
     job, c = spec["job_id"], spec["chunk"]
     rungs = [PlannedRung.from_dict(r) for r in spec["rungs"]]
+    sources = encode.first_pass_sources(rungs)
     with ctx.scratch(job, f"encode-{c['index']}") as tmp:
         chunk, prefixes = _chunk_inputs(ctx, c, len(rungs), tmp)
-        for i, (r, prefix) in enumerate(zip(rungs, prefixes, strict=True)):
+        for i, (source, prefix) in enumerate(zip(sources, prefixes, strict=True)):
             log = encode.stats_file(prefix, i)
             log.parent.mkdir(parents=True, exist_ok=True)
-            log_key, tree_key = _stats_keys(job, r.name, c["index"])
+            log_key, tree_key = _stats_keys(job, rungs[source].name, c["index"])
             ctx.store.get_file(log_key, log)
             if ctx.store.exists(tree_key):
                 ctx.store.get_file(tree_key, log.with_name(log.name + ".mbtree"))

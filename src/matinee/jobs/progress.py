@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 
 from matinee.jobs.models import Job, JobState, Task, TaskState
 
-# Share of a job's work in each ingest stage (encoding dominates).
+# Share of a job's work in each ingest stage (encoding dominates, then scoring its quality).
 STAGE_WEIGHTS: Mapping[str, float] = {
-    "probe": 0.02, "split": 0.03, "analyze": 0.20, "encode": 0.50, "stitch": 0.05,
-    "finish": 0.20,
+    "probe": 0.01, "split": 0.01, "analyze": 0.18, "encode": 0.50, "stitch": 0.01,
+    "finish": 0.04, "qc": 0.25,
 }  # fmt: skip
 
 

@@ -25,17 +25,29 @@ Results = Mapping[str, dict[str, Any]]
 
 
 class Pipeline(Protocol):
-    """What a kind of job does: its stages, how each is split into tasks, how it ends."""
+    """What a kind of job does: its stages, how each is split into tasks, how it ends.
+
+    A job publishes after its last stage, then runs its follow-ups (work that needs what was
+    published but not for it to be used, such as scoring its quality): the result is live while
+    they run, and a follow-up that fails is reported on the job without unpublishing anything.
+    """
 
     @property
     def stages(self) -> Sequence[str]:
-        """Stage names, run in order with a barrier between them."""
+        """Stage names, run in order with a barrier between them, before publication."""
+
+    @property
+    def followups(self) -> Sequence[str]:
+        """Stages run after publication, in order."""
 
     def plan(self, stage: str, job: Job, results: Results) -> list[NewTask]:
         """The tasks of ``stage``, given the results of every finished task so far."""
 
     def finish(self, job: Job, results: Results) -> None:
         """Publish what the tasks made (one transaction)."""
+
+    def complete(self, job: Job, results: Results) -> None:
+        """Record what the follow-ups made (those that failed left no result) and tidy up."""
 
     def discard(self, job: Job) -> None:
         """Remove everything a failed job wrote, so nothing is left half-published."""
@@ -67,19 +79,32 @@ class Runner:
         self._store.set_state(job_id, JobState.RUNNING)
         try:
             for stage in pipeline.stages:
-                self._store.set_state(job_id, JobState.RUNNING, stage=stage)
-                new = pipeline.plan(stage, self._store.get(job_id), self._results(job_id))
-                self._store.ensure_tasks(job_id, stage, new)
-                self._run_stage(job_id, stage)
-            self._store.set_state(job_id, JobState.RUNNING, stage="publish")
-            pipeline.finish(self._store.get(job_id), self._results(job_id))
+                self._stage(job_id, pipeline, stage)
+            if "published_at" not in self._store.get(job_id).facts:  # not yet, or resumed
+                self._store.set_state(job_id, JobState.RUNNING, stage="publish")
+                pipeline.finish(self._store.get(job_id), self._results(job_id))
+                self._store.mark_published(job_id)
         except MatineeError as exc:
             log.warning("job %s failed: %s", job_id, exc)
             pipeline.discard(self._store.get(job_id))
             self._store.set_state(job_id, JobState.FAILED, error=str(exc))
             return JobState.FAILED
-        self._store.set_state(job_id, JobState.SUCCEEDED, stage="done")
+        error = None
+        try:
+            for stage in pipeline.followups:
+                self._stage(job_id, pipeline, stage)
+        except MatineeError as exc:
+            log.warning("job %s: published, but a follow-up failed: %s", job_id, exc)
+            error = f"published, but {exc}"
+        pipeline.complete(self._store.get(job_id), self._results(job_id))
+        self._store.set_state(job_id, JobState.SUCCEEDED, stage="done", error=error)
         return JobState.SUCCEEDED
+
+    def _stage(self, job_id: str, pipeline: Pipeline, stage: str) -> None:
+        self._store.set_state(job_id, JobState.RUNNING, stage=stage)
+        new = pipeline.plan(stage, self._store.get(job_id), self._results(job_id))
+        self._store.ensure_tasks(job_id, stage, new)
+        self._run_stage(job_id, stage)
 
     def _results(self, job_id: str) -> dict[str, dict[str, Any]]:
         return {

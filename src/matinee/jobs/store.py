@@ -111,6 +111,10 @@ class JobStore:
             job.facts = {**job.facts, **facts}
             job.updated_at = self._clock()
 
+    def mark_published(self, job_id: str) -> None:
+        """Note when the job's result went live (its follow-ups may still be running)."""
+        self.add_facts(job_id, {"published_at": self._clock().isoformat()})
+
     def ensure_tasks(self, job_id: str, stage: str, tasks: Sequence[NewTask]) -> None:
         """Create a stage's tasks unless they exist already (a resumed job keeps its own)."""
         with self._sessions.begin() as s:

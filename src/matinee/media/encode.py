@@ -12,6 +12,7 @@ import math
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from matinee.media import filters, tools
@@ -111,6 +112,26 @@ def x264_args(ladder: Ladder, planned: PlannedRung, kbps: int | None = None) -> 
         "-flags", "+cgop",
         "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709",
     ]  # fmt: skip
+
+
+def first_pass_sources(rungs: Sequence[PlannedRung]) -> list[int]:
+    """For each rung, the index of the rung whose first pass it uses: the lowest-bitrate rung
+    of the same picture (size and frame rate).
+
+    x264's first-pass statistics describe the picture (each frame's complexity, as bits at the
+    quantizer it took them at, and the macroblock tree), which the second pass rescales to its
+    own target; a rung's sibling at another bitrate measures nearly the same thing. Measured on
+    the Mandelbrot master, second passes from a sibling's statistics against their own:
+    1080p 7800k VMAF +0.17 and 1.2 % more bits, 720p 4500k +0.07 and 1.1 %, 432p 1100k +0.11
+    and 1.4 %. On the default ladder this drops three of nine first passes, 44 % of the pixels.
+    """
+    lowest: dict[tuple[int, int, Fraction], int] = {}
+    for i, r in enumerate(rungs):
+        key = (r.width, r.height, r.fps)
+        best = lowest.get(key)
+        if best is None or r.bitrate_kbps < rungs[best].bitrate_kbps:
+            lowest[key] = i
+    return [lowest[(r.width, r.height, r.fps)] for r in rungs]
 
 
 def stats_file(prefix: Path, rung_index: int) -> Path:

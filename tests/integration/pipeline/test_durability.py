@@ -298,16 +298,19 @@ class CorruptingPipeline(IngestPipeline):
 
     def plan(self, stage: str, job: Job, results: Results) -> list[NewTask]:
         if stage == self.stage:
-            key = (
-                results["split"]["chunks"][1]["key"]
-                if self.pick == "chunk 1"
-                else results[self.pick]["key"]
-            )
+            if self.pick == "chunk 1":
+                key = results["split"]["chunks"][1]["key"]
+            elif self.pick == "a rendition":
+                key = next(r["key"] for n, r in sorted(results.items()) if n.startswith("stitch-"))
+            else:
+                key = results[self.pick]["key"]
             self.objects.put_bytes(key, GARBAGE)
         return super().plan(stage, job, results)
 
 
-def _run_corrupted(platform: Platform, master: Path, stage: str, pick: str) -> str:
+def _run_corrupted(
+    platform: Platform, master: Path, stage: str, pick: str, ends: JobState = JobState.FAILED
+) -> str:
     job = platform.submit(master, "Corrupted")
     queue = platform.queue()
     try:
@@ -317,7 +320,7 @@ def _run_corrupted(platform: Platform, master: Path, stage: str, pick: str) -> s
             {"ingest": CorruptingPipeline(platform, stage, pick)},
             max_attempts=platform.settings.task_attempts,
         )
-        assert runner.run(job.id) is JobState.FAILED
+        assert runner.run(job.id) is ends
     finally:
         queue.shutdown()
     return job.id
@@ -363,3 +366,25 @@ def test_a_failure_after_artwork_was_published_discards_it(
     assert "Failed to detect the container type" in error  # the packager's own words
     assert "Traceback" not in error
     assert_nothing_published(platform, job_id)
+
+
+def test_a_failed_quality_score_leaves_the_title_published(
+    platform: Platform, short_master: Path
+) -> None:
+    # The title is published before its VMAF is scored; a rendition's work copy is ruined
+    # before scoring, so VMAF fails every time. The published package is not touched.
+    job_id = _run_corrupted(platform, short_master, "qc", "a rendition", JobState.SUCCEEDED)
+
+    tasks = _tasks(platform, job_id)
+    assert tasks["vmaf"].state is TaskState.FAILED
+    job = platform.jobs.get(job_id)
+    assert (job.error or "").startswith("published, but vmaf failed after ")
+    assert "could not compute VMAF" in (job.error or "")
+    assert "published_at" in job.facts
+    asset = platform.assets.get(job_id)
+    assert asset is not None
+    video = [t for t in asset.tracks if t.kind == "video"]
+    assert video
+    assert all(t.vmaf_mean is None for t in video)
+    assert platform.objects.exists(asset.hls_key)
+    assert keys_under(platform.objects, "work/") == []  # tidied all the same

@@ -77,23 +77,33 @@ class FakePipeline:
     """Stages with fixed task names; records what the runner asked of it."""
 
     tasks_by_stage: dict[str, list[str]]
+    followup_tasks: dict[str, list[str]] = field(default_factory=dict)
     finish_error: Exception | None = None
     planned: list[tuple[str, dict[str, dict[str, Any]]]] = field(default_factory=list)
     finished: list[dict[str, dict[str, Any]]] = field(default_factory=list)
+    completed: list[dict[str, dict[str, Any]]] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
 
     @property
     def stages(self) -> Sequence[str]:
         return tuple(self.tasks_by_stage)
 
+    @property
+    def followups(self) -> Sequence[str]:
+        return tuple(self.followup_tasks)
+
     def plan(self, stage: str, job: Job, results: Results) -> list[NewTask]:
         self.planned.append((stage, dict(results)))
-        return [NewTask(n, "fake", {"name": n}) for n in self.tasks_by_stage[stage]]
+        names = {**self.tasks_by_stage, **self.followup_tasks}[stage]
+        return [NewTask(n, "fake", {"name": n}) for n in names]
 
     def finish(self, job: Job, results: Results) -> None:
         if self.finish_error is not None:
             raise self.finish_error
         self.finished.append(dict(results))
+
+    def complete(self, job: Job, results: Results) -> None:
+        self.completed.append(dict(results))
 
     def discard(self, job: Job) -> None:
         self.discarded.append(job.id)
@@ -324,3 +334,60 @@ def test_run_pending_runs_every_unfinished_job_in_order(store: JobStore) -> None
     assert store.get(first).state is JobState.FAILED
     assert store.get(second).state is JobState.SUCCEEDED
     assert store.unfinished() == []
+
+
+def test_followups_run_after_publication_and_complete_the_job(store: JobStore) -> None:
+    pipeline = FakePipeline({"encode": ["enc"]}, followup_tasks={"qc": ["vmaf"]})
+    job_id = _job(store)
+    published: list[bool] = []
+
+    class Watching(ScriptedQueue):
+        def submit(self, task_id: int, fn: str, spec: TaskSpec) -> Future[TaskOutcome]:
+            published.append("published_at" in store.get(job_id).facts)
+            return super().submit(task_id, fn, spec)
+
+    assert _runner(store, Watching(), pipeline).run(job_id) is JobState.SUCCEEDED
+
+    assert published == [False, True]  # enc ran before publication, vmaf after
+    assert [set(r) for r in pipeline.finished] == [{"enc"}]
+    assert [set(r) for r in pipeline.completed] == [{"enc", "vmaf"}]
+    job = store.get(job_id)
+    assert (job.state, job.stage, job.error) == (JobState.SUCCEEDED, "done", None)
+
+
+def test_a_failed_followup_is_reported_without_unpublishing(store: JobStore) -> None:
+    queue = ScriptedQueue({"vmaf": [err("could not compute VMAF for 234p.mp4", permanent=True)]})
+    pipeline = FakePipeline({"encode": ["enc"]}, followup_tasks={"qc": ["vmaf"]})
+    job_id = _job(store)
+
+    assert _runner(store, queue, pipeline).run(job_id) is JobState.SUCCEEDED
+
+    assert pipeline.discarded == []
+    assert [set(r) for r in pipeline.completed] == [{"enc"}]  # tidied, with no score to record
+    job = store.get(job_id)
+    assert (job.state, job.error) == (
+        JobState.SUCCEEDED,
+        "published, but could not compute VMAF for 234p.mp4",
+    )
+    assert "published_at" in job.facts
+
+
+def test_a_job_resumed_after_publication_does_not_publish_again(store: JobStore) -> None:
+    pipeline = FakePipeline({"encode": ["enc"]}, followup_tasks={"qc": ["vmaf"]})
+    job_id = _job(store)
+    # A runner killed while scoring: enc done, the title published, vmaf started.
+    store.set_state(job_id, JobState.RUNNING, stage="qc")
+    store.ensure_tasks(job_id, "encode", [NewTask("enc", "fake", {"name": "enc"})])
+    store.ensure_tasks(job_id, "qc", [NewTask("vmaf", "fake", {"name": "vmaf"})])
+    tasks = _tasks(store, job_id)
+    store.start_task(tasks["enc"].id)
+    store.finish_task(tasks["enc"].id, {"made_by": "enc"})
+    store.mark_published(job_id)
+    store.start_task(tasks["vmaf"].id)
+    queue = ScriptedQueue()
+
+    assert _runner(store, queue, pipeline).run(job_id) is JobState.SUCCEEDED
+
+    assert queue.submitted == ["vmaf"]
+    assert pipeline.finished == []
+    assert [set(r) for r in pipeline.completed] == [{"enc", "vmaf"}]

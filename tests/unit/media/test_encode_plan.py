@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 
 import pytest
 
-from matinee.media.encode import chunk_targets, keyframe_times
+from matinee.media.encode import chunk_targets, first_pass_sources, keyframe_times
+from matinee.media.ladder import PlannedRung, Rung
 
 SEGMENTS = [1.0, 1.6, 2.0, 2.002, 4.0, 6.0]
 CHUNKS = [1.0, 2.0, 5.0, 8.0, 12.0, 30.0]
@@ -115,3 +117,28 @@ def test_chunks_together_force_every_segment_boundary_exactly_once(
         forced += [start + t for t in times]
     boundaries = [k * segment for k in range(math.ceil(duration / segment - 1e-9))]
     assert forced == pytest.approx(boundaries)
+
+
+# --- first_pass_sources ----------------------------------------------------------------------
+
+
+def _planned(height: int, kbps: int, fps: Fraction = Fraction(30)) -> PlannedRung:
+    width = height * 16 // 9 // 2 * 2
+    return PlannedRung(Rung(width=width, height=height, bitrate_kbps=kbps), width, height, fps)
+
+
+def test_default_ladder_measures_each_picture_once_at_its_lowest_bitrate() -> None:
+    rungs = [_planned(h, k) for h, k in
+             [(234, 145), (360, 365), (432, 730), (432, 1100), (540, 2000), (720, 3000),
+              (720, 4500), (1080, 6000), (1080, 7800)]]  # fmt: skip
+    assert first_pass_sources(rungs) == [0, 1, 2, 2, 4, 5, 5, 7, 7]
+
+
+def test_siblings_share_whatever_their_order_and_only_at_the_same_frame_rate() -> None:
+    rungs = [
+        _planned(720, 4500),
+        _planned(720, 3000),
+        _planned(720, 2000, Fraction(15)),  # same size, another frame rate: its own pass
+        _planned(1080, 6000),
+    ]
+    assert first_pass_sources(rungs) == [1, 1, 2, 3]

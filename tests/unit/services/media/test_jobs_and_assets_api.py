@@ -45,8 +45,8 @@ def test_a_job_shows_each_task_and_the_weighted_progress(tmp_path: Path) -> None
         answer = await world.admin.get(f"/api/media/jobs/{job_id}")
         assert answer.status_code == 200, answer.text
         job = answer.json()
-        # probe 0.02 done + encode 0.50 x the mean of 0.5 and 0: 0.02 + 0.125
-        assert job["progress"] == 0.145
+        # probe 0.01 done + encode 0.50 x the mean of 0.5 and 0: 0.01 + 0.125
+        assert job["progress"] == 0.135
         assert {k: job[k] for k in ("id", "kind", "title", "state", "stage", "error")} == {
             "id": job_id,
             "kind": "ingest",
@@ -85,6 +85,12 @@ def test_a_job_shows_each_task_and_the_weighted_progress(tmp_path: Path) -> None
                 "error": None,
             },
         ]
+
+        # Published while its quality is still being scored: the asset is there already.
+        jobs.mark_published(job_id)
+        jobs.set_state(job_id, JobState.RUNNING, stage="qc")
+        scoring = (await world.admin.get(f"/api/media/jobs/{job_id}")).json()
+        assert (scoring["state"], scoring["asset_id"]) == ("running", job_id)
 
         jobs.set_state(job_id, JobState.SUCCEEDED)
         done = (await world.admin.get(f"/api/media/jobs/{job_id}")).json()

@@ -145,12 +145,12 @@ function LinkToTitle({ job }: { job: Job }): JSX.Element | null {
           {t.asset_id ? (linked ? ", plays this job's asset" : ", plays another asset") : ", no asset linked yet"})
         </p>
       ) : null}
-      {job.state === "succeeded" && job.asset_id && t && !linked ? (
+      {job.asset_id && t && !linked ? (
         <button type="button" data-testid="link-asset" disabled={busy} onClick={() => void link()}>
           {busy ? "Linking…" : "Play this asset for the title"}
         </button>
       ) : null}
-      {job.state !== "succeeded" ? <p class="muted">Once the job has succeeded its asset can be linked to this title.</p> : null}
+      {!job.asset_id ? <p class="muted">Once the job has published its asset, the asset can be linked to this title.</p> : null}
       <ErrorBanner error={error} prefix="Could not link the asset" />
     </div>
   );

@@ -125,10 +125,11 @@ function JobProgress({ id, titleId }: { id: string; titleId: string | null }): J
         Ingest job <Link href={`/admin/jobs/${encodeURIComponent(id)}`}>{id}</Link> {j ? <StateBadge state={j.state} /> : null} {j?.stage ? `· ${j.stage}` : ""}
       </p>
       {j ? <Bar value={j.progress} state={j.state} /> : null}
-      {j?.error ? <p class="job-error">The job failed: {j.error}</p> : null}
-      {j?.state === "succeeded" && titleId ? (
+      {j?.error ? <p class="job-error">{j.state === "failed" ? `The job failed: ${j.error}` : j.error}</p> : null}
+      {j?.asset_id && titleId ? (
         <p>
-          Done. Link its asset and publish from the <Link href={`/admin/titles/${encodeURIComponent(titleId)}`}>title's page</Link>.
+          {j.state === "succeeded" ? "Done." : "Published (its quality is still being scored)."} Link its asset and publish from the{" "}
+          <Link href={`/admin/titles/${encodeURIComponent(titleId)}`}>title's page</Link>.
         </p>
       ) : null}
       <ErrorBanner error={job.error} prefix="Could not follow the job" />
