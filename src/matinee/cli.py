@@ -77,6 +77,8 @@ def ingest(
             err.print(f"[bold red]job failed:[/] {final.error}")
             raise typer.Exit(code=1)
         console.print(f"[green]published[/] {title!r} as asset {job.id}")
+        if final.error:  # a follow-up (quality scoring) failed; the title stays published
+            err.print(f"[bold yellow]warning:[/] {final.error}")
 
 
 @app.command()
@@ -87,11 +89,14 @@ def work() -> None:
     if not ids:
         console.print("no unfinished jobs")
         return
-    if _run_with_progress(platform, ids) is JobState.FAILED:
+    state = _run_with_progress(platform, ids)
+    for job in (platform.jobs.get(i) for i in ids):
+        if job.state is JobState.FAILED:
+            err.print(f"[bold red]job {job.id} failed:[/] {job.error}")
+        elif job.error:
+            err.print(f"[bold yellow]job {job.id}:[/] {job.error}")
+    if state is JobState.FAILED:
         # Exit non-zero, as ``ingest`` does, so a script or service manager sees the failure.
-        for job in (platform.jobs.get(i) for i in ids):
-            if job.state is JobState.FAILED:
-                err.print(f"[bold red]job {job.id} failed:[/] {job.error}")
         raise typer.Exit(code=1)
 
 

@@ -219,6 +219,8 @@ class IngestPipeline:
         return [NewTask("vmaf", "vmaf", spec)]
 
     def finish(self, job: Job, results: Results) -> None:
+        if self._assets.get(job.id) is not None:  # published before a crash, not yet noted
+            return
         probed, packaged = results["probe"], results["package"]
         thumbs = results["thumbnails"]
         by_playlist = {t["playlist"]: t for t in packaged["tracks"]}

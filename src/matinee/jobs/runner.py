@@ -44,7 +44,8 @@ class Pipeline(Protocol):
         """The tasks of ``stage``, given the results of every finished task so far."""
 
     def finish(self, job: Job, results: Results) -> None:
-        """Publish what the tasks made (one transaction)."""
+        """Publish what the tasks made (one transaction). Called again, it publishes nothing
+        more: a runner killed after publishing but before noting it calls it again."""
 
     def complete(self, job: Job, results: Results) -> None:
         """Record what the follow-ups made (those that failed left no result) and tidy up."""
@@ -77,26 +78,32 @@ class Runner:
         if resumed:
             log.info("job %s: resuming; %d interrupted task(s) will run again", job_id, resumed)
         self._store.set_state(job_id, JobState.RUNNING)
-        try:
-            for stage in pipeline.stages:
-                self._stage(job_id, pipeline, stage)
-            if "published_at" not in self._store.get(job_id).facts:  # not yet, or resumed
+        if "published_at" not in self._store.get(job_id).facts:  # not yet, or not resumed
+            try:
+                for stage in pipeline.stages:
+                    self._stage(job_id, pipeline, stage)
                 self._store.set_state(job_id, JobState.RUNNING, stage="publish")
                 pipeline.finish(self._store.get(job_id), self._results(job_id))
                 self._store.mark_published(job_id)
-        except MatineeError as exc:
-            log.warning("job %s failed: %s", job_id, exc)
-            pipeline.discard(self._store.get(job_id))
-            self._store.set_state(job_id, JobState.FAILED, error=str(exc))
-            return JobState.FAILED
-        error = None
+            except MatineeError as exc:
+                log.warning("job %s failed: %s", job_id, exc)
+                pipeline.discard(self._store.get(job_id))
+                self._store.set_state(job_id, JobState.FAILED, error=str(exc))
+                return JobState.FAILED
+        # Published: from here on nothing is undone, and what fails is reported on the job.
+        problems = []
         try:
             for stage in pipeline.followups:
                 self._stage(job_id, pipeline, stage)
         except MatineeError as exc:
-            log.warning("job %s: published, but a follow-up failed: %s", job_id, exc)
-            error = f"published, but {exc}"
-        pipeline.complete(self._store.get(job_id), self._results(job_id))
+            problems.append(str(exc))
+        try:
+            pipeline.complete(self._store.get(job_id), self._results(job_id))
+        except MatineeError as exc:
+            problems.append(f"could not tidy up: {exc}")
+        error = f"published, but {'; '.join(problems)}" if problems else None
+        if error:
+            log.warning("job %s: %s", job_id, error)
         self._store.set_state(job_id, JobState.SUCCEEDED, stage="done", error=error)
         return JobState.SUCCEEDED
 
@@ -159,6 +166,17 @@ class Runner:
                 self._queue.restart()
             if failure is None:
                 submit_pending()
+        if failure is None:
+            # A failure recorded before a crash, while the job's own outcome was not yet
+            # written: a resumed stage finds that task FAILED and must not pass it by.
+            failure = next(
+                (
+                    TaskFailed(f"{t.name} failed: {t.error}")
+                    for t in self._store.tasks(job_id, stage)
+                    if t.state == TaskState.FAILED
+                ),
+                None,
+            )
         if failure is not None:
             raise failure
 

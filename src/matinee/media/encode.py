@@ -105,6 +105,11 @@ def x264_args(ladder: Ladder, planned: PlannedRung, kbps: int | None = None) -> 
         "-b:v", f"{min(kbps or target, peak)}k",
         "-maxrate", f"{peak}k",
         "-bufsize", f"{round(target * rung.bufsize_factor)}k",
+        # Hold the average to the target more tightly than x264's default (1.0): a chunk's
+        # second pass has only its few seconds to correct an early error, and at low rates
+        # missed by +2 to +5 % (234p 145k on 8 s chunks; a one-piece encode +0.8 %). At 0.25
+        # the same chunks land within +1.3 to +1.7 %.
+        "-x264-params", "ratetol=0.25",
         # Keyframes only where we force them (segment boundaries): a keyint of twice the
         # segment as a safety net, no scene-cut keyframes, and forced frames are IDRs.
         "-g", str(2 * gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-forced-idr", "1",

@@ -388,3 +388,28 @@ def test_a_failed_quality_score_leaves_the_title_published(
     assert all(t.vmaf_mean is None for t in video)
     assert platform.objects.exists(asset.hls_key)
     assert keys_under(platform.objects, "work/") == []  # tidied all the same
+
+
+def test_a_runner_killed_between_publishing_and_noting_it_does_not_publish_twice(
+    platform: Platform, short_master: Path
+) -> None:
+    job = platform.submit(short_master, "Published once")
+    with platform.runner() as runner:
+        assert runner.run(job.id) is JobState.SUCCEEDED
+    # The state such a kill leaves: the asset rows committed, the job not told, still running.
+    with platform.sessions.begin() as s:
+        row = s.get(Job, job.id)
+        assert row is not None
+        row.facts = {k: v for k, v in row.facts.items() if k != "published_at"}
+        row.state = JobState.RUNNING
+    asset = platform.assets.get(job.id)
+    assert asset is not None
+
+    with platform.runner() as runner:
+        assert runner.run(job.id) is JobState.SUCCEEDED
+
+    again = platform.jobs.get(job.id)
+    assert (again.state, again.error) == (JobState.SUCCEEDED, None)
+    assert "published_at" in again.facts
+    assert [a.id for a in platform.assets.all()] == [job.id]
+    assert platform.objects.exists(asset.hls_key)

@@ -79,6 +79,7 @@ class FakePipeline:
     tasks_by_stage: dict[str, list[str]]
     followup_tasks: dict[str, list[str]] = field(default_factory=dict)
     finish_error: Exception | None = None
+    complete_error: Exception | None = None
     planned: list[tuple[str, dict[str, dict[str, Any]]]] = field(default_factory=list)
     finished: list[dict[str, dict[str, Any]]] = field(default_factory=list)
     completed: list[dict[str, dict[str, Any]]] = field(default_factory=list)
@@ -104,6 +105,8 @@ class FakePipeline:
 
     def complete(self, job: Job, results: Results) -> None:
         self.completed.append(dict(results))
+        if self.complete_error is not None:
+            raise self.complete_error
 
     def discard(self, job: Job) -> None:
         self.discarded.append(job.id)
@@ -391,3 +394,42 @@ def test_a_job_resumed_after_publication_does_not_publish_again(store: JobStore)
     assert queue.submitted == ["vmaf"]
     assert pipeline.finished == []
     assert [set(r) for r in pipeline.completed] == [{"enc", "vmaf"}]
+
+
+def test_a_followup_failure_recorded_before_a_crash_is_still_reported(store: JobStore) -> None:
+    pipeline = FakePipeline({"encode": ["enc"]}, followup_tasks={"qc": ["vmaf"]})
+    job_id = _job(store)
+    # Killed after vmaf had failed for good, before the job's outcome was written.
+    store.ensure_tasks(job_id, "encode", [NewTask("enc", "fake", {"name": "enc"})])
+    store.ensure_tasks(job_id, "qc", [NewTask("vmaf", "fake", {"name": "vmaf"})])
+    tasks = _tasks(store, job_id)
+    store.start_task(tasks["enc"].id)
+    store.finish_task(tasks["enc"].id, {"made_by": "enc"})
+    store.mark_published(job_id)
+    store.start_task(tasks["vmaf"].id)
+    store.fail_task(tasks["vmaf"].id, "could not compute VMAF for 234p.mp4", retry=False)
+    store.set_state(job_id, JobState.RUNNING, stage="qc")
+    queue = ScriptedQueue()
+
+    assert _runner(store, queue, pipeline).run(job_id) is JobState.SUCCEEDED
+
+    assert queue.submitted == []
+    assert store.get(job_id).error == (
+        "published, but vmaf failed: could not compute VMAF for 234p.mp4"
+    )
+
+
+def test_an_error_while_tidying_up_is_reported_on_the_published_job(store: JobStore) -> None:
+    pipeline = FakePipeline(
+        {"encode": ["enc"]},
+        followup_tasks={"qc": ["vmaf"]},
+        complete_error=StorageUnavailable("the object store did not answer"),
+    )
+    job_id = _job(store)
+
+    assert _runner(store, ScriptedQueue(), pipeline).run(job_id) is JobState.SUCCEEDED
+
+    assert pipeline.discarded == []
+    job = store.get(job_id)
+    assert (job.state, job.stage) == (JobState.SUCCEEDED, "done")
+    assert job.error == "published, but could not tidy up: the object store did not answer"

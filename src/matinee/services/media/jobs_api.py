@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from matinee.gateway.auth import Identity
-from matinee.jobs.models import Job
+from matinee.jobs.models import Job, JobState
 from matinee.jobs.progress import job_fraction, task_fraction
 from matinee.platform import Platform
 from matinee.runtime.identity import Callers
@@ -35,8 +35,11 @@ _CURSOR_LIST = "jobs:newest"
 def job_out(job: Job) -> JobOut:
     """A job (tasks loaded) for the API."""
     metadata = job.params.get("metadata") if isinstance(job.params, dict) else None
-    # Published before its follow-ups (quality scoring) end: playable while they run.
-    published = job.kind == "ingest" and "published_at" in job.facts
+    # Published before its follow-ups (quality scoring) end: playable while they run. (Jobs
+    # that succeeded before publication was noted as a fact were published too.)
+    published = job.kind == "ingest" and (
+        "published_at" in job.facts or job.state == JobState.SUCCEEDED
+    )
     return JobOut(
         id=job.id,
         kind=job.kind,

@@ -112,6 +112,7 @@ def followed_job(client: httpx.Client, upload_id: str, size: int) -> None:
         "encode",
         "stitch",
         "finish",
+        "qc",
     }
     listed = client.get("/api/media/jobs", params={"limit": 5}).json()
     assert [j["id"] for j in listed["items"]] == [upload_id]
