@@ -375,10 +375,9 @@ def test_a_failed_followup_is_reported_without_unpublishing(store: JobStore) -> 
     assert "published_at" in job.facts
 
 
-def test_a_job_resumed_after_publication_does_not_publish_again(store: JobStore) -> None:
-    pipeline = FakePipeline({"encode": ["enc"]}, followup_tasks={"qc": ["vmaf"]})
-    job_id = _job(store)
-    # A runner killed while scoring: enc done, the title published, vmaf started.
+def _killed_while_scoring(store: JobStore, job_id: str) -> int:
+    """The state a runner killed while scoring leaves: enc done, the title published, vmaf
+    started. Returns vmaf's task id."""
     store.set_state(job_id, JobState.RUNNING, stage="qc")
     store.ensure_tasks(job_id, "encode", [NewTask("enc", "fake", {"name": "enc"})])
     store.ensure_tasks(job_id, "qc", [NewTask("vmaf", "fake", {"name": "vmaf"})])
@@ -387,6 +386,13 @@ def test_a_job_resumed_after_publication_does_not_publish_again(store: JobStore)
     store.finish_task(tasks["enc"].id, {"made_by": "enc"})
     store.mark_published(job_id)
     store.start_task(tasks["vmaf"].id)
+    return tasks["vmaf"].id
+
+
+def test_a_job_resumed_after_publication_does_not_publish_again(store: JobStore) -> None:
+    pipeline = FakePipeline({"encode": ["enc"]}, followup_tasks={"qc": ["vmaf"]})
+    job_id = _job(store)
+    _killed_while_scoring(store, job_id)
     queue = ScriptedQueue()
 
     assert _runner(store, queue, pipeline).run(job_id) is JobState.SUCCEEDED
@@ -399,16 +405,9 @@ def test_a_job_resumed_after_publication_does_not_publish_again(store: JobStore)
 def test_a_followup_failure_recorded_before_a_crash_is_still_reported(store: JobStore) -> None:
     pipeline = FakePipeline({"encode": ["enc"]}, followup_tasks={"qc": ["vmaf"]})
     job_id = _job(store)
-    # Killed after vmaf had failed for good, before the job's outcome was written.
-    store.ensure_tasks(job_id, "encode", [NewTask("enc", "fake", {"name": "enc"})])
-    store.ensure_tasks(job_id, "qc", [NewTask("vmaf", "fake", {"name": "vmaf"})])
-    tasks = _tasks(store, job_id)
-    store.start_task(tasks["enc"].id)
-    store.finish_task(tasks["enc"].id, {"made_by": "enc"})
-    store.mark_published(job_id)
-    store.start_task(tasks["vmaf"].id)
-    store.fail_task(tasks["vmaf"].id, "could not compute VMAF for 234p.mp4", retry=False)
-    store.set_state(job_id, JobState.RUNNING, stage="qc")
+    vmaf = _killed_while_scoring(store, job_id)
+    # ... just after vmaf had failed for good, before the job's outcome was written.
+    store.fail_task(vmaf, "could not compute VMAF for 234p.mp4", retry=False)
     queue = ScriptedQueue()
 
     assert _runner(store, queue, pipeline).run(job_id) is JobState.SUCCEEDED
