@@ -217,6 +217,7 @@ def vmaf_task(ctx: WorkerContext, spec: Spec, task_id: int) -> dict[str, Any]:
             ctx.local(spec["master_key"], tmp),
             _probe(spec).video,
             subsample=ctx.config.vmaf_subsample,
+            on_progress=ctx.progress(task_id),
         )
     return {
         r["name"]: {"mean": s.mean, "min": s.minimum, "harmonic_mean": s.harmonic_mean}

@@ -293,12 +293,4 @@ def stitch(parts: Sequence[Path], out: Path) -> None:
 
 
 def _progress_parser(chunk: ChunkFile, on_progress: Progress) -> Callable[[str], None]:
-    total = max(chunk.end - chunk.start, 0.001)
-
-    def parse(line: str) -> None:
-        if line.startswith("out_time_us="):
-            value = line.split("=", 1)[1]
-            if value.isdigit():
-                on_progress(min(1.0, int(value) / 1e6 / total))
-
-    return parse
+    return tools.progress_parser(chunk.end - chunk.start, on_progress)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,8 +50,10 @@ def vmaf_many(
     *,
     subsample: int = 1,
     threads: int = 2,
+    on_progress: Callable[[float], None] | None = None,
 ) -> list[VmafScore]:
-    """Score every rendition against ``master`` in one pass; QualityError in plain words."""
+    """Score every rendition against ``master`` in one pass; QualityError in plain words.
+    ``on_progress`` hears the share of the title scored so far."""
     w, h = reference_size(video)
     rate = filters.fps(video.frame_rate)
     common = [*_pick(subsample), *filters.scale(w, h), "setpts=PTS-STARTPTS"]
@@ -65,14 +67,15 @@ def vmaf_many(
             graph.append(f"[{i}:v:0]{','.join([rate, *common])}[d{i}]")
             graph.append(f"[d{i}][r{i}]libvmaf={options}")
         args: list[str | Path] = [tools.binaries().ffmpeg, "-hide_banner", "-nostdin"]
-        args += ["-v", "error"]
+        args += ["-v", "error", "-nostats", "-progress", "pipe:2"]
         for r in renditions:
             args += ["-i", r]
         args += ["-noautorotate", "-i", master, "-filter_complex", ";".join(graph)]
         args += ["-f", "null", "-"]
         names = ", ".join(r.name for r in renditions)
         try:
-            tools.run(args, what=f"score VMAF of {names}")
+            parse = tools.progress_parser(video.duration, on_progress) if on_progress else None
+            tools.run(args, what=f"score VMAF of {names}", on_stderr_line=parse)
             return [_read(log) for log in logs]
         except (ToolError, OSError, KeyError, ValueError) as exc:
             raise QualityError(f"could not compute VMAF for {names}: {exc}") from exc

@@ -64,6 +64,20 @@ def _plain_words(stderr: str) -> str:
     return "\n".join(useful[-_STDERR_TAIL_LINES:])
 
 
+def progress_parser(seconds: float, on_progress: Callable[[float], None]) -> Callable[[str], None]:
+    """A stderr line handler for ffmpeg's ``-progress pipe:2``: the share of ``seconds`` of
+    output done so far, 0 to 1, each time ffmpeg reports its position."""
+    total = max(seconds, 0.001)
+
+    def parse(line: str) -> None:
+        if line.startswith("out_time_us="):
+            value = line.split("=", 1)[1]
+            if value.isdigit():
+                on_progress(min(1.0, int(value) / 1e6 / total))
+
+    return parse
+
+
 def run(
     args: Sequence[str | Path],
     *,

@@ -148,3 +148,16 @@ def _frames(path: Path) -> list[tuple[float, bool]]:
     """(presentation time, is keyframe) of every video packet, in presentation order."""
     report = ffprobe(path, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags")
     return sorted((round(float(p["pts_time"]), 3), "K" in p["flags"]) for p in report["packets"])
+
+
+def test_scoring_reports_how_far_it_has_got(chunked_title: Title, motion_master: Path) -> None:
+    seen: list[float] = []
+    rendition = chunked_title.track("video/234p-145k/index.m3u8")
+    video = probe(motion_master).video
+    (score,) = quality.vmaf_many(
+        [rendition], motion_master, video, subsample=4, on_progress=seen.append
+    )
+    assert score.frames == MASTER_SECONDS * FPS // 4
+    assert seen, "no progress heard"
+    assert seen == sorted(seen)
+    assert 0.9 <= seen[-1] <= 1.0

@@ -72,3 +72,11 @@ def test_packager_info_lines_are_not_mistaken_for_the_error() -> None:
         tools.run([sys.executable, "-c", script], what="package")
     assert "Packaging Error: 6" in info.value.detail
     assert "Initialize Demuxer" not in info.value.detail
+
+
+def test_the_progress_parser_turns_positions_into_shares_of_the_whole() -> None:
+    seen: list[float] = []
+    parse = tools.progress_parser(8.0, seen.append)
+    for line in ["frame=10", "out_time_us=2000000", "out_time_us=N/A", "out_time_us=9000000"]:
+        parse(line)
+    assert seen == [0.25, 1.0]  # N/A is skipped; past the end counts as done
