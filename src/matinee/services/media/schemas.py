@@ -123,8 +123,10 @@ _JOB_EXAMPLE: dict[str, Any] = {
 
 class JobOut(BaseModel):
     """An ingest job: state, stage, overall progress (0..1) and every task's progress.
-    ``asset_id`` is set once the job has published its asset; ``metadata`` is what the upload
-    form said (empty for masters ingested from the command line)."""
+    ``asset_id`` is set once the job has published its asset (the job then runs on while the
+    ``qc`` stage scores its VMAF); ``error`` says why a job failed or, on one that succeeded,
+    what failed after publication; ``metadata`` is what the upload form said (empty for
+    masters ingested from the command line)."""
 
     model_config = _examples(_JOB_EXAMPLE)
 
