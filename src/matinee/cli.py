@@ -74,11 +74,11 @@ def ingest(
         state = _run_with_progress(platform, [job.id])
         final = platform.jobs.get(job.id)
         if state is JobState.FAILED:
-            err.print(f"[bold red]job failed:[/] {final.error}")
+            err.print(f"[bold red]job failed:[/] {escape(final.error or '')}")
             raise typer.Exit(code=1)
         console.print(f"[green]published[/] {title!r} as asset {job.id}")
         if final.error:  # a follow-up (quality scoring) failed; the title stays published
-            err.print(f"[bold yellow]warning:[/] {final.error}")
+            err.print(f"[bold yellow]warning:[/] {escape(final.error)}")
 
 
 @app.command()
@@ -92,9 +92,9 @@ def work() -> None:
     state = _run_with_progress(platform, ids)
     for job in (platform.jobs.get(i) for i in ids):
         if job.state is JobState.FAILED:
-            err.print(f"[bold red]job {job.id} failed:[/] {job.error}")
+            err.print(f"[bold red]job {job.id} failed:[/] {escape(job.error or '')}")
         elif job.error:
-            err.print(f"[bold yellow]job {job.id}:[/] {job.error}")
+            err.print(f"[bold yellow]job {job.id}:[/] {escape(job.error)}")
     if state is JobState.FAILED:
         # Exit non-zero, as ``ingest`` does, so a script or service manager sees the failure.
         raise typer.Exit(code=1)
@@ -203,7 +203,7 @@ def _jobs_table(recent: Sequence[Job], *, tasks: bool = False) -> Table:
             f"[{color}]{job.state.value}[/]" if color else job.state.value,
             job.stage,
             f"{job_fraction(job, job.tasks):.0%}",
-            job.error or "",
+            escape(job.error or ""),
         )
         if tasks and job.state == JobState.RUNNING:
             for t in job.tasks:

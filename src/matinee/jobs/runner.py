@@ -137,6 +137,11 @@ class Runner:
                         return
                     inflight[future] = (task.id, task.name)
 
+        # A failure recorded before a crash, while the job's own outcome was not yet written:
+        # a resumed stage finds that task FAILED, and ends at once instead of passing it by.
+        for task in self._store.tasks(job_id, stage):
+            if task.state == TaskState.FAILED:
+                raise TaskFailed(f"{task.name} failed: {task.error}")
         submit_pending()
         failure: TaskFailed | None = None
         while inflight:
@@ -166,17 +171,6 @@ class Runner:
                 self._queue.restart()
             if failure is None:
                 submit_pending()
-        if failure is None:
-            # A failure recorded before a crash, while the job's own outcome was not yet
-            # written: a resumed stage finds that task FAILED and must not pass it by.
-            failure = next(
-                (
-                    TaskFailed(f"{t.name} failed: {t.error}")
-                    for t in self._store.tasks(job_id, stage)
-                    if t.state == TaskState.FAILED
-                ),
-                None,
-            )
         if failure is not None:
             raise failure
 
