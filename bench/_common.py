@@ -111,4 +111,21 @@ def versions() -> dict[str, str]:
         "nginx": first_line([nginx_binary(), "-v"]),
         "wrk": first_line(["wrk", "-v"]),
         "cpus": str(os.cpu_count()),
+        "cpu_model": cpu_model(),
     }
+
+
+def cpu_model() -> str:
+    """The CPU as /proc/cpuinfo names it: model name, family/model and clock (hosts differ from
+    session to session, and runs on different hosts are not comparable)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name", "unknown")
+    family, model, mhz = (fields.get(k) for k in ("cpu family", "model", "cpu MHz"))
+    return f"{name} (family {family} model {model}, {mhz} MHz)"

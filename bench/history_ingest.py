@@ -61,6 +61,7 @@ from matinee.telemetry.metrics import Registry
 from matinee.testing.servers.cassandra import CassandraNode
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _common import cpu_model
 from history_bench_parts import (
     RAW_CASSANDRA,
     e2e_run,
@@ -278,6 +279,7 @@ def versions() -> dict[str, str]:
         "sqlite": sqlite3.sqlite_version,
         "java": (java.stderr.splitlines() or ["?"])[0],
         "cpus": str(os.cpu_count()),
+        "cpu_model": cpu_model(),
     }
 
 

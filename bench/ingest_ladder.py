@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,9 @@ from matinee.media.probe import probe
 from matinee.media.samples import AudioSpec, SampleSpec, make_sample
 from matinee.platform import Platform
 from matinee.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import cpu_model
 
 OUT = Path(__file__).parent / "out"
 TOOLS = ("ffmpeg", "ffprobe", "packager")
@@ -227,6 +231,7 @@ def main() -> None:
         "preset": args.preset,
         "x264_threads_per_encoder": settings.encoder_threads,
         "cores": psutil.cpu_count(),
+        "cpu_model": cpu_model(),
         "reference_s": round(ref_time, 1),
         "matinee_published_s": round(pub_time, 1),
         "published_ratio": round(pub_time / ref_time, 3),

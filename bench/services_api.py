@@ -62,6 +62,7 @@ from matinee.services.identity.config import HashingConfig
 from matinee.testing.servers import DIALECTS, db_urls, private_dir
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _common import cpu_model
 from services_api_stack import DEVICES, Stack, postgres_pids
 
 OUT = Path(__file__).parent / "out"
@@ -332,6 +333,7 @@ def versions() -> dict[str, str]:
         "argon2-cffi": metadata.version("argon2-cffi"),
         "wrk": (done.stdout + done.stderr).strip().splitlines()[0],
         "cpus": str(os.cpu_count()),
+        "cpu_model": cpu_model(),
     }
 
 
