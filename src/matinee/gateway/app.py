@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from matinee.clock import Clock
 from matinee.gateway.auth import AuthFilter, TokenValidator
 from matinee.gateway.config import GatewayConfig
+from matinee.gateway.cors import CorsHeadersFilter, CorsPolicy, CorsPreflightFilter
 from matinee.gateway.filters import (
     BodyLimitFilter,
     FilterChain,
@@ -237,7 +238,12 @@ def create_gateway(
         default_body_limit=config.max_body_bytes,
         trust_forwarded=config.trust_forwarded,
     )
-    chain = FilterChain(filters, endpoint, [ResponseHeadersFilter(), *outbound])
+    outbound_filters: list[OutboundFilter] = [ResponseHeadersFilter(), *outbound]
+    cors = CorsPolicy(config.cors)
+    if cors.enabled:  # none by default: the web app and the console are same-origin
+        filters.append(CorsPreflightFilter(cors))
+        outbound_filters.append(CorsHeadersFilter(cors))
+    chain = FilterChain(filters, endpoint, outbound_filters)
     return Gateway(
         chain, table, shedder, clock, metrics, on_startup=on_startup, on_shutdown=on_shutdown
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from matinee.gateway.auth import SESSION_COOKIE
+from matinee.gateway.cors import CorsConfig
 from matinee.gateway.routes import Route, RouteConfig, default_routes
 from matinee.gateway.shedding import SheddingConfig
 
@@ -30,6 +31,7 @@ class GatewayConfig(BaseModel):
     max_body_bytes: int = Field(default=1 << 20, ge=0)
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     shedding: SheddingConfig = Field(default_factory=SheddingConfig)
+    cors: CorsConfig = Field(default_factory=CorsConfig)
     session_cookie: str = SESSION_COOKIE
     # Behind a load balancer that sets X-Forwarded-*: keep them and rate-limit by the first hop.
     trust_forwarded: bool = False
