@@ -79,6 +79,9 @@ LADDER_RUNGS: Final = (
 )
 
 EDGE_PORTS: Final = (16300, 16349)
+# Pages on other origins (a studio's upload page): the first one's origin is allowed by the
+# gateway's CORS policy, any other is not.
+PAGE_PORTS: Final = (16700, 16749)
 START_TIMEOUT_S: Final = 60.0
 
 
@@ -99,6 +102,7 @@ class Stack:
     base_url: str
     platform: Platform
     titles: dict[str, str] = field(default_factory=dict)  # catalog name -> title id
+    studio_port: int = 0  # a page served on this port may call the API cross-origin
 
     def url(self, path: str) -> str:
         return self.base_url + "/" + path.lstrip("/")
@@ -109,10 +113,18 @@ class Stack:
         return self.titles[name]
 
 
-def fast_settings(data_dir: Path, *, port: int, edge_base_port: int, web_dist: Path) -> Settings:
+def fast_settings(
+    data_dir: Path,
+    *,
+    port: int,
+    edge_base_port: int,
+    web_dist: Path,
+    runtime_config: Path | None = None,
+) -> Settings:
     """Fast encodes (ultrafast, short chunks and segments), one CDN edge."""
     return Settings(
         data_dir=data_dir,
+        runtime_config=runtime_config,
         web_dist=web_dist,
         x264_preset="ultrafast",
         workers=2,
@@ -222,11 +234,18 @@ def running_stack(
     data_dir: Path, port: int, *, web_dist: Path, with_ladder: bool
 ) -> Iterator[Stack]:
     """Ingest, seed and serve (the web app from ``web_dist``); the platform for one session."""
+    studio_port = pick_port(*PAGE_PORTS)
+    runtime = data_dir.parent / "runtime.toml"
+    runtime.write_text(f'[gateway.cors]\nallowed_origins = ["http://127.0.0.1:{studio_port}"]\n')
     settings = fast_settings(
-        data_dir, port=port, edge_base_port=pick_port(*EDGE_PORTS), web_dist=web_dist
+        data_dir,
+        port=port,
+        edge_base_port=pick_port(*EDGE_PORTS),
+        web_dist=web_dist,
+        runtime_config=runtime,
     )
     platform = Platform(settings)
     assets = ingest_samples(platform, with_ladder=with_ladder)
     titles = asyncio.run(seed_catalog(settings.resolved_database_url, assets))
     with serve(platform) as url:
-        yield Stack(url, platform, titles)
+        yield Stack(url, platform, titles, studio_port=studio_port)
