@@ -7,25 +7,30 @@ their origins in ``[gateway.cors]``:
 
 * **Preflights** (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) from an
   allowed origin are answered here, before routing, authentication or rate limits (a browser
-  sends no credentials with a preflight): 204 with the allowed methods and headers. A
-  preflight from any other origin goes on to the service like any request: media answers
-  preflights from every origin itself (segments and manifests are public behind their signed
-  URLs), and any other service refuses it, so the browser refuses the call. A plain
-  ``OPTIONS`` (tus's discovery request) is not a preflight and goes to the service too.
+  sends no credentials with a preflight): 204 with the allowed methods, and as allowed headers
+  the ones the browser asked for (``allow_headers = ["*"]``, the default: the origin is trusted)
+  or the configured list. A preflight from any other origin goes on to the service like any
+  request: media answers preflights from every origin itself (segments and manifests are
+  public behind their signed URLs), and any other service refuses it, so the browser refuses
+  the call. A plain ``OPTIONS`` (tus's discovery request) is not a preflight and goes to the
+  service too.
 * **Answers** to an allowed origin, errors included (a browser client must be able to read a
   401 or a 429), carry ``Access-Control-Allow-Origin`` and expose the headers an API client
   reads: tus's ``Location``, ``Upload-Offset`` and friends, ``Retry-After``, the request id.
   An answer that already carries CORS headers (signed media sets its own, for any origin)
   keeps them.
+* **Caches**: while the policy is on, every other answer says ``Vary: Origin`` (the answer
+  to an allowed origin differs from the one to anybody else, so no cache may hand one to the
+  other); with ``allowed_origins = ["*"]`` every answer carries ``Access-Control-Allow-Origin: *``
+  instead, the same for everybody.
 * Credentials (the session cookie) only with ``allow_credentials = true`` and explicit
-  origins; bearer tokens need no credentials mode.
-
-``Vary: Origin`` is sent whenever the answer depends on the origin, so a shared cache never
-hands one origin's answer to another.
+  origins. The cookie is ``SameSite=Lax``, so a browser sends it only to the same site
+  (``studio.example.com`` to ``api.example.com``); bearer tokens need no credentials mode.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,23 +39,7 @@ from matinee.gateway.filters import RequestContext
 from matinee.gateway.response import GatewayResponse
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-# What API clients send: auth, JSON, tus's own headers, tracing.
-ALLOW_HEADERS = (
-    "authorization",
-    "content-type",
-    "idempotency-key",
-    "range",
-    "tus-resumable",
-    "upload-concat",
-    "upload-defer-length",
-    "upload-length",
-    "upload-metadata",
-    "upload-offset",
-    "x-http-method-override",
-    "x-request-id",
-    "traceparent",
-    "tracestate",
-)
+ANY = "*"
 # What API clients read beyond the CORS-safelisted response headers.
 EXPOSE_HEADERS = (
     "etag",
@@ -66,6 +55,10 @@ EXPOSE_HEADERS = (
     "upload-offset",
     "x-request-id",
 )
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 9110 5.1: a field name is a token.
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_HOST = re.compile(r"[a-z0-9.\-:]+")  # as urlsplit gives it: lower-case, IPv6 unbracketed
 
 
 class CorsConfig(BaseModel):
@@ -78,7 +71,10 @@ class CorsConfig(BaseModel):
         description="origins such as https://studio.example.com, or '*' for any; empty: none",
     )
     allow_credentials: bool = False
-    allow_headers: list[str] = Field(default_factory=lambda: list(ALLOW_HEADERS))
+    allow_headers: list[str] = Field(
+        default_factory=lambda: [ANY],
+        description="request headers a preflight may ask for; '*': whatever it asks for",
+    )
     expose_headers: list[str] = Field(default_factory=lambda: list(EXPOSE_HEADERS))
     max_age_s: int = Field(default=600, ge=0, description="how long a browser keeps a preflight")
 
@@ -87,26 +83,52 @@ class CorsConfig(BaseModel):
     def _origins(cls, origins: list[str]) -> list[str]:
         return [_normalized_origin(o) for o in origins]
 
+    @field_validator("allow_headers", "expose_headers")
+    @classmethod
+    def _header_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _TOKEN.match(name):
+                raise ValueError(f"{name!r} is not a header name")
+        return [n.lower() for n in names]
+
     @model_validator(mode="after")
     def _no_credentials_for_everyone(self) -> CorsConfig:
-        if self.allow_credentials and "*" in self.allowed_origins:
+        if self.allow_credentials and ANY in self.allowed_origins:
             raise ValueError(
                 "allow_credentials needs the origins listed one by one: with '*' any web page "
                 "could make signed-in calls on its visitors' behalf"
+            )
+        if self.allow_credentials and ANY in self.expose_headers:
+            raise ValueError(
+                "with allow_credentials, browsers read '*' in expose_headers as a header "
+                "named '*': list the headers"
             )
         return self
 
 
 def _normalized_origin(origin: str) -> str:
-    """``*`` or ``scheme://host[:port]``, lower-case; anything else is a configuration error."""
-    if origin == "*":
+    """``*`` or ``scheme://host[:port]`` as a browser sends it in ``Origin``: lower-case, no
+    default port, ASCII host. Anything else is a configuration error (it could never match)."""
+    if origin == ANY:
         return origin
+    refused = f"{origin!r} is not an origin (expected e.g. https://studio.example.com)"
+    if origin != origin.strip() or not origin.isascii():
+        raise ValueError(refused + "; write the host in its ASCII (punycode) form, no spaces")
     parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{origin!r} is not an origin (expected e.g. https://studio.example.com)")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(refused + ": the port is not a number from 0 to 65535") from None
+    host = parts.hostname
+    if parts.scheme not in DEFAULT_PORTS or not host or not _HOST.fullmatch(host):
+        raise ValueError(refused)
+    rest = origin.split("://", 1)[1]
+    if "/" in rest.rstrip("/") or "?" in rest or "#" in rest or "@" in rest:
         raise ValueError(f"{origin!r} is not an origin: no path, query or user info")
-    return origin.rstrip("/").lower()
+    authority = host if ":" not in host else f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS[parts.scheme]:
+        authority += f":{port}"
+    return f"{parts.scheme}://{authority}"
 
 
 class CorsPolicy:
@@ -114,14 +136,13 @@ class CorsPolicy:
 
     def __init__(self, config: CorsConfig) -> None:
         self.config = config
-        self.any_origin = "*" in config.allowed_origins
+        self.any_origin = ANY in config.allowed_origins
         self.origins = frozenset(config.allowed_origins)
+        self._echo_headers = ANY in config.allow_headers
+        self._allow_headers = ", ".join(config.allow_headers)
         self._expose = ", ".join(config.expose_headers)
-        self._preflight = [
-            ("access-control-allow-methods", ", ".join(METHODS)),
-            ("access-control-allow-headers", ", ".join(config.allow_headers)),
-            ("access-control-max-age", str(config.max_age_s)),
-        ]
+        self._methods = ", ".join(METHODS)
+        self._max_age = str(config.max_age_s)
 
     @property
     def enabled(self) -> bool:
@@ -131,25 +152,50 @@ class CorsPolicy:
         return self.any_origin or origin.lower() in self.origins
 
     def origin_headers(self, origin: str) -> list[tuple[str, str]]:
-        """The headers every answer to an allowed ``origin`` carries."""
-        if self.any_origin and not self.config.allow_credentials:
-            return [("access-control-allow-origin", "*")]
-        headers = [("access-control-allow-origin", origin), ("vary", "Origin")]
+        """The headers every answer to an allowed ``origin`` carries (``Vary`` apart)."""
+        if self.any_origin:  # never with credentials (refused by the config)
+            return [("access-control-allow-origin", ANY)]
+        headers = [("access-control-allow-origin", origin)]
         if self.config.allow_credentials:
             headers.append(("access-control-allow-credentials", "true"))
         return headers
 
-    def preflight(self, origin: str) -> GatewayResponse:
-        return GatewayResponse(204, [*self.origin_headers(origin), *self._preflight])
+    def preflight(self, origin: str, requested: str | None) -> GatewayResponse:
+        allow = self._allow_headers
+        if self._echo_headers:
+            names = [n.strip() for n in (requested or "").split(",") if n.strip()]
+            allow = ", ".join(n.lower() for n in names if _TOKEN.match(n))
+        headers = [
+            *self.origin_headers(origin),
+            ("access-control-allow-methods", self._methods),
+            ("access-control-max-age", self._max_age),
+        ]
+        if allow:
+            headers.append(("access-control-allow-headers", allow))
+        response = GatewayResponse(204, headers)
+        self.vary(response)
+        return response
 
-    def decorate(self, origin: str, response: GatewayResponse) -> None:
+    def decorate(self, origin: str | None, response: GatewayResponse) -> None:
+        """CORS headers for an answer to ``origin`` (None: the request had no Origin)."""
         if response.header("access-control-allow-origin") is not None:
             return  # the service answered CORS itself (signed media: any origin)
-        for name, value in self.origin_headers(origin):
-            vary = response.header("vary") if name == "vary" else None
-            response.set_header(name, value if vary is None else f"{vary}, {value}")
-        if self._expose:
-            response.headers.append(("access-control-expose-headers", self._expose))
+        if self.any_origin or (origin is not None and self.allows(origin)):
+            response.headers.extend(self.origin_headers(origin or ""))
+            if self._expose:
+                response.headers.append(("access-control-expose-headers", self._expose))
+        self.vary(response)
+
+    def vary(self, response: GatewayResponse) -> None:
+        """``Vary: Origin`` unless the answer is the same for every origin or says so already."""
+        if self.any_origin:
+            return
+        for name, value in response.headers:
+            if name == "vary" and any(
+                v.strip().lower() in ("origin", ANY) for v in value.split(",")
+            ):
+                return
+        response.headers.append(("vary", "Origin"))
 
 
 def is_preflight(ctx: RequestContext) -> bool:
@@ -172,11 +218,13 @@ class CorsPreflightFilter:
         return origin is not None and self.policy.allows(origin)
 
     async def apply(self, ctx: RequestContext) -> GatewayResponse | None:
-        return self.policy.preflight(ctx.header("origin") or "")
+        origin = ctx.header("origin") or ""
+        return self.policy.preflight(origin, ctx.header("access-control-request-headers"))
 
 
 class CorsHeadersFilter:
-    """Add CORS headers to every answer to an allowed origin (order 20, outbound)."""
+    """CORS headers on every answer while the policy is on (order 20, outbound): the origin's
+    grant to an allowed origin, ``Vary: Origin`` to everybody."""
 
     name = "cors_headers"
     order = 20
@@ -185,9 +233,8 @@ class CorsHeadersFilter:
         self.policy = policy
 
     def should_filter(self, ctx: RequestContext) -> bool:
-        origin = ctx.header("origin")
-        return origin is not None and not is_preflight(ctx) and self.policy.allows(origin)
+        return True
 
     async def apply(self, ctx: RequestContext, response: GatewayResponse) -> GatewayResponse:
-        self.policy.decorate(ctx.header("origin") or "", response)
+        self.policy.decorate(ctx.header("origin"), response)  # a preflight's answer has its own
         return response
