@@ -27,7 +27,7 @@ import email.utils
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Literal, ParamSpec
 
@@ -221,6 +221,20 @@ def status_out(info: UploadInfo, offset: int, job_id: str | None) -> UploadStatu
     )
 
 
+def declared_length(headers: Mapping[str, str], max_size: int) -> int:
+    """A creation request's ``Upload-Length``: given, a whole number, at most ``max_size``."""
+    if "upload-defer-length" in headers:
+        raise UploadRequestInvalid(
+            "Deferred lengths are not supported: send Upload-Length with the file's size."
+        )
+    length = tus.parse_count(headers, "Upload-Length")
+    if length > max_size:
+        raise UploadTooLarge(
+            f"The file is {length} bytes; uploads may be at most {max_size} bytes."
+        )
+    return length
+
+
 def router(uploads: Uploads, callers: Callers) -> APIRouter:
     api = APIRouter(tags=["uploads"])
     options_headers = tus.tus_headers(
@@ -244,15 +258,7 @@ def router(uploads: Uploads, callers: Callers) -> APIRouter:
         optional ``title_id``, base64). Answers 201 with the upload's ``Location``."""
         headers = request.headers
         tus.check_version(headers)
-        if "upload-defer-length" in headers:
-            raise UploadRequestInvalid(
-                "Deferred lengths are not supported: send Upload-Length with the file's size."
-            )
-        length = tus.parse_count(headers, "Upload-Length")
-        if length > uploads.max_size:
-            raise UploadTooLarge(
-                f"The file is {length} bytes; uploads may be at most {uploads.max_size} bytes."
-            )
+        length = declared_length(headers, uploads.max_size)
         metadata = tus.upload_metadata(tus.parse_metadata(headers.get("upload-metadata")))
         info = await asyncio.to_thread(uploads.store.create, length, metadata, who.subject)
         log.info(
@@ -314,6 +320,22 @@ def router(uploads: Uploads, callers: Callers) -> APIRouter:
         removed = await asyncio.to_thread(uploads.store.delete, upload_id)
         log.info("upload %s terminated (%d objects deleted)", upload_id, removed)
         return Response(status_code=204, headers=tus.tus_headers())
+
+    @api.post(PREFIX + "/{upload_id}", summary="PATCH, DELETE or HEAD for POST-only clients")
+    @tus_errors
+    async def overridden(
+        upload_id: str, request: Request, who: Annotated[Identity, Depends(callers.admin)]
+    ) -> Response:
+        """tus's ``X-HTTP-Method-Override``: a client behind a proxy that lets only GET and POST
+        through sends POST with the method it means, and this server must treat it as that."""
+        meant = (request.headers.get("x-http-method-override") or "").strip().upper()
+        handler = {"PATCH": patch, "DELETE": terminate, "HEAD": head}.get(meant)
+        if handler is not None:
+            return await handler(upload_id, request, who)
+        raise UploadRequestInvalid(
+            "A POST to an upload needs X-HTTP-Method-Override: PATCH, DELETE or HEAD "
+            f"(it had {meant[:20] or 'none'}); uploads start with a POST to {PREFIX}."
+        )
 
     @api.get(
         PREFIX + "/{upload_id}",

@@ -185,6 +185,43 @@ def test_termination_deletes_the_parts(tmp_path: Path) -> None:
     run(tmp_path, body)
 
 
+def test_post_only_clients_name_the_method_they_mean(tmp_path: Path) -> None:
+    """tus's X-HTTP-Method-Override: POST standing in for PATCH, HEAD and DELETE."""
+
+    async def body(world: World) -> None:
+        path = await world.create(100)
+        upload_id = path.rsplit("/", 1)[1]
+
+        def override(method: str, **more: str) -> dict[str, str]:
+            return {**TUS, "X-HTTP-Method-Override": method, **more}
+
+        sent = await world.admin.post(
+            path, content=b"x" * 40, headers=override("PATCH", **OCTETS, **{"Upload-Offset": "0"})
+        )
+        assert (sent.status_code, sent.headers["upload-offset"]) == (204, "40")
+        assert list(world.platform.objects.list(f"{UPLOADS}/{upload_id}/parts/"))
+        asked = await world.admin.post(path, headers=override("head"))
+        assert asked.status_code == 200
+        assert (asked.headers["upload-offset"], asked.headers["upload-length"]) == ("40", "100")
+        stale = await world.admin.post(
+            path, content=b"y", headers=override("PATCH", **OCTETS, **{"Upload-Offset": "0"})
+        )
+        refused(stale, 409, "offset_mismatch", "holds 40 bytes")
+        plain = await world.admin.post(path, content=b"y", headers=OCTETS)
+        refused(plain, 400, "invalid_upload_request", "needs X-HTTP-Method-Override")
+        odd = await world.admin.post(path, headers=override("PUT"))
+        refused(odd, 400, "invalid_upload_request", "it had PUT")
+        # the override changes the method, not who may use it
+        member = await world.member.post(path, headers=override("DELETE"))
+        assert member.status_code == 403
+        gone = await world.admin.post(path, headers=override("DELETE"))
+        assert gone.status_code == 204
+        assert list(world.platform.objects.list(f"{UPLOADS}/{upload_id}/")) == []
+        assert (await world.admin.head(path, headers=TUS)).status_code == 404
+
+    run(tmp_path, body)
+
+
 def test_an_empty_file_still_becomes_a_job(tmp_path: Path) -> None:
     """The job, not the upload, says an empty file is no master (when it runs)."""
 
