@@ -15,6 +15,7 @@ A service calls :func:`verify_identity` with the shared key to read it back.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -34,6 +35,10 @@ from matinee.telemetry.metrics import Registry
 INTERNAL_PREFIX = "x-matinee-"
 IDENTITY_HEADER = "x-matinee-identity"
 SIGNATURE_HEADER = "x-matinee-identity-sig"
+# Sent instead of an identity when the caller showed a token that could not be checked (the
+# identity service was unavailable): a service that needs a member answers 503, not 401, so
+# a signed-in member is not sent back to sign in. Internal, so clients cannot send it.
+UNVERIFIED_HEADER = "x-matinee-identity-unverified"
 SESSION_COOKIE = "matinee_session"
 _VERSION = b"v1"
 
@@ -100,7 +105,10 @@ class TokenValidator(Protocol):
 
 
 class CachingTokenValidator:
-    """Remembers answers (good for ``ttl`` s, unknown tokens for ``negative_ttl`` s)."""
+    """Remembers answers (good for ``ttl`` s, unknown tokens for ``negative_ttl`` s), and asks
+    once for a token however many requests carry it at the same time: a page that opens with
+    thirty calls costs the identity service one validation, not thirty (which would fill its
+    bulkhead and open its breaker for everybody)."""
 
     def __init__(
         self,
@@ -117,6 +125,7 @@ class CachingTokenValidator:
         self.negative_ttl = negative_ttl
         self.max_entries = max_entries
         self._cache: dict[str, tuple[float, Identity | None]] = {}
+        self._asking: dict[str, asyncio.Task[Identity | None]] = {}
 
     async def validate(self, token: str) -> Identity | None:
         now = self.clock.monotonic()
@@ -125,7 +134,22 @@ class CachingTokenValidator:
             identity = hit[1]
             if identity is None or identity.expires is None or identity.expires > self.clock.time():
                 return identity
+        asking = self._asking.get(token)
+        if asking is None:
+            # A task of its own, so a caller that goes away does not cancel the others' answer.
+            asking = asyncio.ensure_future(self._ask(token))
+            self._asking[token] = asking
+            asking.add_done_callback(lambda task: self._asked(token, task))
+        return await asyncio.shield(asking)
+
+    def _asked(self, token: str, task: asyncio.Task[Identity | None]) -> None:
+        self._asking.pop(token, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: every caller may have gone before it failed
+
+    async def _ask(self, token: str) -> Identity | None:
         identity = await self.inner.validate(token)
+        now = self.clock.monotonic()
         ttl = self.ttl if identity is not None else self.negative_ttl
         if len(self._cache) >= self.max_entries:
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
@@ -269,6 +293,7 @@ class AuthFilter:
                 if policy == "required":
                     raise  # 503: a 401 would wrongly tell a member their session is bad
                 self._unverified.inc()  # the counted fallback: go on anonymously
+                ctx.upstream_headers.append((UNVERIFIED_HEADER, "1"))
                 return None
         if identity is None:
             if policy == "required":

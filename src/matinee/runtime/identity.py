@@ -7,8 +7,10 @@ Routes take the caller as a FastAPI dependency::
     async def x(who: Identity = Depends(caller.member)) -> ...
 
 ``optional`` gives None for an anonymous caller, ``member`` answers 401 without a signed-in
-caller, ``profile`` also needs a selected profile (403 otherwise) and ``admin`` needs the admin
-role (403). A forged or stale identity header counts as no identity at all.
+caller (503 with Retry-After when the caller showed a token the gateway could not check
+because the identity service was unavailable), ``profile`` also needs a selected profile
+(403 otherwise) and ``admin`` needs the admin role (403). A forged or stale identity header
+counts as no identity at all.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import logging
 
 from fastapi import HTTPException, Request
 
-from matinee.gateway.auth import Identity, InvalidIdentity, verify_identity
+from matinee.gateway.auth import UNVERIFIED_HEADER, Identity, InvalidIdentity, verify_identity
 from matinee.runtime.context import ServiceContext
 
 log = logging.getLogger(__name__)
 
 ADMIN_ROLE = "admin"
 MAX_AGE_S = 300.0  # a signed identity older than this is refused (replayed headers)
+UNVERIFIED_RETRY_S = 5  # about one breaker sleep window
 
 
 class Callers:
@@ -49,6 +52,12 @@ class Callers:
     def member(self, request: Request) -> Identity:
         identity = self.optional(request)
         if identity is None:
+            if UNVERIFIED_HEADER in request.headers:  # a token came, identity could not check it
+                raise HTTPException(
+                    503,
+                    "Your session could not be checked right now; please try again shortly.",
+                    headers={"Retry-After": str(UNVERIFIED_RETRY_S)},
+                )
             raise HTTPException(401, "Sign in first: this request needs a valid session.")
         return identity
 

@@ -11,6 +11,7 @@ from matinee.gateway.auth import (
     SIGNATURE_HEADER,
     CachingTokenValidator,
     Identity,
+    IdentityUnavailable,
     InvalidIdentity,
     identity_headers,
     verify_identity,
@@ -154,3 +155,56 @@ def test_caching_validator_asks_once_per_ttl() -> None:
 
     asyncio.run(main())
     assert inner.asked == ["good-token", "bad", "bad", "good-token"]
+
+
+class SlowValidator:
+    """Answers when released; counts how often it was asked."""
+
+    def __init__(self, failure: Exception | None = None) -> None:
+        self.asked = 0
+        self.release = asyncio.Event()
+        self.failure = failure
+
+    async def validate(self, token: str) -> Identity | None:
+        self.asked += 1
+        await self.release.wait()
+        if self.failure is not None:
+            raise self.failure
+        return ALICE if token == "good-token" else None
+
+
+def test_concurrent_requests_with_one_token_validate_it_once() -> None:
+    inner = SlowValidator()
+    cached = CachingTokenValidator(inner, FakeClock(), ttl=30, negative_ttl=5)
+
+    async def main() -> list[Identity | None]:
+        waiting = [asyncio.ensure_future(cached.validate("good-token")) for _ in range(30)]
+        others = [asyncio.ensure_future(cached.validate("bad")) for _ in range(5)]
+        await asyncio.sleep(0)
+        waiting[0].cancel()  # a client that went away does not cancel the others' answer
+        inner.release.set()
+        answers = await asyncio.gather(*waiting[1:], *others)
+        assert await cached.validate("good-token") == ALICE  # cached now
+        return answers
+
+    answers = asyncio.run(main())
+    assert answers == [ALICE] * 29 + [None] * 5
+    assert inner.asked == 2  # one per token
+
+
+def test_every_concurrent_caller_learns_that_identity_is_unavailable() -> None:
+    inner = SlowValidator(failure=IdentityUnavailable("identity is down"))
+    cached = CachingTokenValidator(inner, FakeClock(), ttl=30, negative_ttl=5)
+
+    async def main() -> list[Identity | BaseException | None]:
+        waiting = [asyncio.ensure_future(cached.validate("good-token")) for _ in range(10)]
+        await asyncio.sleep(0)
+        inner.release.set()
+        answers = await asyncio.gather(*waiting, return_exceptions=True)
+        inner.failure = None
+        assert await cached.validate("good-token") == ALICE  # a failure is not cached
+        return answers
+
+    answers = asyncio.run(main())
+    assert all(isinstance(a, IdentityUnavailable) for a in answers)
+    assert inner.asked == 2

@@ -7,7 +7,13 @@ import asyncio
 import json
 
 from matinee.gateway.app import Gateway, create_gateway
-from matinee.gateway.auth import IDENTITY_HEADER, SIGNATURE_HEADER, Identity, verify_identity
+from matinee.gateway.auth import (
+    IDENTITY_HEADER,
+    SIGNATURE_HEADER,
+    UNVERIFIED_HEADER,
+    Identity,
+    verify_identity,
+)
 from matinee.gateway.routes import Route
 from matinee.gateway.validator import VALIDATE_PATH, session_validator
 from matinee.resilience.errors import CircuitOpen, NoInstance
@@ -122,6 +128,8 @@ def test_when_identity_cannot_answer() -> None:
             anonymous = await call(app, "GET", "/x", headers=headers)
             assert anonymous.status == 200  # an optional route goes on without an identity
             assert signed(ctx, "media") is None
+            # ... telling the service a token came that could not be checked (503, not 401)
+            assert ctx.clients.calls[-1].header(UNVERIFIED_HEADER) == "1"
             required = await call(app, "GET", "/api/account/me", headers=headers)
             assert required.status == 503
             assert required.json()["error"] == "identity_unavailable"
@@ -132,6 +140,12 @@ def test_when_identity_cannot_answer() -> None:
         ctx.clients.behaviours["identity"] = identity_service
         reply = await call(app, "GET", "/api/account/me", headers=headers)
         assert reply.status == 200
+        await call(app, "GET", "/x", headers=headers)
+        assert ctx.clients.calls[-1].header(UNVERIFIED_HEADER) is None
+        # a client cannot send the mark itself (internal headers are stripped)
+        forged = [*headers, (UNVERIFIED_HEADER, "1")]
+        await call(app, "GET", "/x", headers=forged)
+        assert ctx.clients.calls[-1].header(UNVERIFIED_HEADER) is None
 
     asyncio.run(main())
 

@@ -60,6 +60,10 @@ def echo_spec() -> ServiceSpec:
                 "expires": who.expires,
             }
 
+        @api.get("/api/echo/member")
+        def member(request: Request) -> dict[str, Any]:
+            return {"subject": callers.member(request).subject}
+
         return api
 
     return ServiceSpec("echo", build=build)
@@ -420,6 +424,12 @@ def test_when_identity_cannot_answer(tmp_path: Path) -> None:
         assert counted.value == 1
         nobody = await c.get("/api/echo-required")
         assert nobody.status_code == 401  # no token at all: nothing to check
+        # An optional route whose service needs a member: 503 too, never "sign in again".
+        member = await c.get("/api/echo/member", headers=bearer(token))
+        assert member.status_code == 503, member.text
+        assert "could not be checked" in member.json()["message"]
+        assert member.headers["retry-after"] == "5"
+        assert (await c.get("/api/echo/member")).status_code == 401
 
     run(tmp_path, main)
 
