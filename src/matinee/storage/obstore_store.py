@@ -335,7 +335,8 @@ class ObstoreObjectStore:
         if isinstance(exc, FileNotFoundError) or (
             action in _LOOKUPS and self._below_a_local_file(key)
         ):
-            return ObjectNotFound(f"no object {key!r} in the object store at {self.url}")
+            # Clients read this (the origin's 404): the key, never where the store lives.
+            return ObjectNotFound(f"There is no object {key!r} in the object store.")
         detail = _first_line(exc)
         if "error sending request" in detail or "connect" in detail.lower():
             return StorageUnavailable(f"could not reach the object store at {self.url}: {detail}")

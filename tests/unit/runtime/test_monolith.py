@@ -81,6 +81,7 @@ def test_requests_reach_media_through_the_gateway(tmp_path: Path) -> None:
             missing = await front.request("GET", "http://matinee.test/media/assets/none/x.m4s")
             assert missing.status == 404
             assert missing.json()["error"] == "object_not_found"
+            assert "file:" not in missing.json()["message"]  # where the store lives stays inside
             assert (await front.request("GET", "http://matinee.test/healthz")).status == 200
 
             metrics = monolith.node.metrics
