@@ -249,7 +249,7 @@ def test_missing_object_raises_object_not_found(store: ObjectStore, tmp_path: Pa
     downloads.mkdir()
     target = downloads / "target"
     target.write_bytes(b"keep me")
-    with pytest.raises(ObjectNotFound, match="no object 'missing' in the object store.$"):
+    with pytest.raises(ObjectNotFound, match=r"no object 'missing' in the object store\.$"):
         store.head("missing")  # the key only: not the store's path or bucket (clients see it)
     with pytest.raises(ObjectNotFound):
         store.read_bytes("missing")
